@@ -1,0 +1,1 @@
+"""Asset definitions, one module per group; thin wiring around ``campaign_pipeline.transforms``."""

@@ -1,0 +1,33 @@
+"""Features: the engineered columns of REFERENCE §2 at one explicit reference date."""
+
+import pandas as pd
+from dagster import AssetExecutionContext, Config, Output, asset
+from pydantic import Field
+
+from campaign_pipeline.contracts import contract_type
+from campaign_pipeline.schemas import EngineeredCustomers
+from campaign_pipeline.transforms.features import engineer_features
+
+
+class FeatureConfig(Config):
+    """The snapshot date that ages and tenure are measured at."""
+
+    reference_date: str = Field(
+        "2014-12-31",
+        description="ISO date of the data snapshot; Recency is consistent with 2014-12-31 for the reference file",
+    )
+
+
+@asset(group_name="features", code_version="1", dagster_type=contract_type(EngineeredCustomers))
+def engineered_customers(
+    context: AssetExecutionContext, config: FeatureConfig, cleaned_customers: pd.DataFrame
+) -> Output[pd.DataFrame]:
+    """Cleaned customers plus engineered features: ``age``/``age_group``, ``tenure_months``,
+    ``total_interactions``, ``conversion_rate`` (reporting only: derived from Response),
+    ``customer_value_index`` (total spend, MU), ``family_size``, ``recency_segment``,
+    ``income_per_capita``, ``preferred_channel``, ``loyalty_score`` (campaigns 1-5
+    accepted) and ``top_product_family``. Dates are measured at the configured
+    reference date, never today."""
+    reference_date = pd.Timestamp(config.reference_date)
+    engineered = engineer_features(cleaned_customers, reference_date)
+    return Output(engineered, metadata={"reference_date": reference_date.date().isoformat()})

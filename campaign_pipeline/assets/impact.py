@@ -1,0 +1,69 @@
+"""Impact: what retargeting each cluster would bring, in money."""
+
+import pandas as pd
+from dagster import AssetExecutionContext, Output, asset
+
+from campaign_pipeline.contracts import contract_type
+from campaign_pipeline.metadata import chart, table
+from campaign_pipeline.resources import CampaignEconomics, ReportStore
+from campaign_pipeline.schemas import RetargetingImpact
+from campaign_pipeline.transforms.charts import impact_chart
+from campaign_pipeline.transforms.impact import RECOMMENDATION_RULE, recommendation_rationale, retargeting_table
+from campaign_pipeline.transforms.profiles import segment_mix
+
+IMPACT_COLUMNS_SHOWN = [
+    "cluster",
+    "name",
+    "customers",
+    "share",
+    "mean_income",
+    "mean_spend",
+    "mean_recency_days",
+    "top_product_family",
+    "response_rate",
+    "mean_score",
+    "expected_profit",
+    "targeted_customers",
+    "targeted_profit",
+    "share_of_expected_profit",
+    "recommended",
+]
+
+
+@asset(group_name="impact", code_version="1", dagster_type=contract_type(RetargetingImpact))
+def retargeting_impact(
+    context: AssetExecutionContext,
+    scored_customers: pd.DataFrame,
+    clustered_customers: pd.DataFrame,
+    campaign_economics: CampaignEconomics,
+    report_store: ReportStore,
+) -> Output[pd.DataFrame]:
+    """One row per cluster: size, real-unit profile (income and spend in MU, recency in
+    days), observed response rate and mean score, and the money of (a) contacting everyone
+    in the cluster and (b) contacting only customers whose expected profit is positive.
+    Cost and revenue come from ``Z_CostContact``/``Z_Revenue`` unless overridden. Exactly one
+    cluster is ``recommended``: the largest positive targeted profit."""
+    cost, revenue = campaign_economics.resolve(clustered_customers)
+    means = clustered_customers.groupby("cluster").agg(
+        mean_income=("Income", "mean"), mean_spend=("customer_value_index", "mean"), mean_recency_days=("Recency", "mean")
+    )
+    mix = segment_mix(clustered_customers).drop(columns=["response_rate"], errors="ignore")
+    profile = means.reset_index().merge(mix, on="cluster")
+    impact = retargeting_table(scored_customers, profile, cost, revenue)
+    rationale = recommendation_rationale(impact)
+    context.log.info(rationale)
+    totals = impact[["customers", "expected_profit", "targeted_customers", "targeted_profit"]].sum()
+    return Output(
+        impact,
+        metadata={
+            "recommendation": rationale,
+            "rule": RECOMMENDATION_RULE,
+            "cost_per_contact_mu": cost,
+            "revenue_per_response_mu": revenue,
+            "total_expected_profit_contact_everyone_mu": float(totals["expected_profit"]),
+            "total_targeted_profit_mu": float(totals["targeted_profit"]),
+            "total_targeted_customers": int(totals["targeted_customers"]),
+            "impact_table": table(impact[IMPACT_COLUMNS_SHOWN]),
+            **chart(report_store, "retargeting_impact.png", impact_chart(impact), "impact chart"),
+        },
+    )

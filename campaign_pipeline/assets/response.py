@@ -1,0 +1,104 @@
+"""Response: the fitted, calibrated response model and the scores it gives each customer."""
+
+import hashlib
+
+import pandas as pd
+from dagster import AssetExecutionContext, Config, Output, asset
+from pydantic import Field
+
+from campaign_pipeline.contracts import contract_type
+from campaign_pipeline.metadata import table
+from campaign_pipeline.resources import CampaignEconomics, ReportStore
+from campaign_pipeline.schemas import RESPONSE, ScoredCustomers
+from campaign_pipeline.transforms.impact import score_customers
+from campaign_pipeline.transforms.response import ModelSettings, ResponseModel, campaign_outcome, fit_response_model
+
+RESPONSE_GROUP = "response"
+
+
+class ResponseModelConfig(Config):
+    """Cross-validation and calibration settings of the response model."""
+
+    folds: int = Field(5, description="StratifiedGroupKFold folds (duplicates share a fold)")
+    random_state: int = Field(0, description="Seed of folds, samples and models")
+    calibration: str = Field("sigmoid", description="sigmoid or isotonic")
+    cv_sample: int = Field(200_000, description="Compare models on a stratified sample above this many rows")
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """A content hash of a frame, for the model card."""
+    return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
+
+
+@asset(group_name=RESPONSE_GROUP, code_version="1", io_manager_key="model_io_manager")
+def response_model(
+    context: AssetExecutionContext,
+    config: ResponseModelConfig,
+    engineered_customers: pd.DataFrame,
+    raw_customers: pd.DataFrame,
+    campaign_economics: CampaignEconomics,
+    report_store: ReportStore,
+) -> Output[ResponseModel]:
+    """Calibrated response model: a scikit-learn ``Pipeline`` (imputation, encoding and
+    scaling inside) chosen between logistic regression and gradient boosting by
+    out-of-fold PR-AUC then profit. The contact rule is break-even, p x revenue > cost.
+    The campaign simulation uses out-of-fold scores only. Training needs ``Response``."""
+    cost, revenue = campaign_economics.resolve(engineered_customers)
+    settings = ModelSettings(
+        folds=config.folds, random_state=config.random_state, calibration=config.calibration, cv_sample=config.cv_sample
+    )
+    model = fit_response_model(engineered_customers, cost, revenue, settings, frame_sha256(engineered_customers))
+    # Contact-everyone baseline on the file as received (every line contacted) and on the
+    # deduplicated customers the model was evaluated on.
+    everyone_raw = campaign_outcome(
+        raw_customers[RESPONSE].notna().to_numpy(), raw_customers[RESPONSE].to_numpy().astype(bool), cost, revenue
+    )
+    oof = model.oof
+    everyone_clean = campaign_outcome(
+        oof[RESPONSE].notna().to_numpy(), oof[RESPONSE].to_numpy().astype(bool), cost, revenue
+    )
+    metrics = model.metrics
+    summary = {
+        "model": model.name,
+        "cv_roc_auc": metrics["roc_auc"],
+        "cv_pr_auc": metrics["pr_auc"],
+        "cv_brier": metrics["brier"],
+        "top_decile_lift": metrics["top_decile_lift"],
+        "contact_threshold": model.threshold,
+        "contacted": metrics["oof_contacted"],
+        "contacted_responders": metrics["oof_responders"],
+        "contacted_response_rate": metrics["oof_response_rate"],
+        "campaign_cost": metrics["oof_cost"],
+        "campaign_revenue": metrics["oof_revenue"],
+        "campaign_profit": metrics["oof_profit"],
+        "baseline_profit": everyone_raw["profit"],
+        "baseline_customers": everyone_raw["contacted"],
+        "baseline_response_rate": everyone_raw["response_rate"],
+        "baseline_profit_deduplicated": everyone_clean["profit"],
+        "evaluated_customers": metrics["evaluated_rows"],
+    }
+    report_store.write_json("response_model.json", summary)
+    context.log.info(
+        f"{model.name}: OOF ROC-AUC {summary['cv_roc_auc']:.3f}, profit {summary['campaign_profit']:,.0f} MU"
+    )
+    return Output(model, metadata={**summary, "model_comparison": table(model.comparison)})
+
+
+@asset(group_name=RESPONSE_GROUP, code_version="1", dagster_type=contract_type(ScoredCustomers))
+def scored_customers(
+    clustered_customers: pd.DataFrame, response_model: ResponseModel, campaign_economics: CampaignEconomics
+) -> Output[pd.DataFrame]:
+    """Per customer: calibrated ``response_probability`` from the stored
+    ``response_model`` (no refit), ``decile`` (1 = top 10%), ``expected_profit`` (MU) and
+    ``contact`` (expected profit > 0), with ``cluster``. Works on files without
+    ``Response``."""
+    cost, revenue = campaign_economics.resolve(clustered_customers)
+    scored = score_customers(clustered_customers, response_model.predict_proba(clustered_customers), cost, revenue)
+    return Output(
+        scored,
+        metadata={
+            "contacted": int(scored["contact"].sum()),
+            "expected_profit_of_contacted": float(scored.loc[scored["contact"], "expected_profit"].sum()),
+            "model": response_model.name,
+        },
+    )

@@ -1,0 +1,66 @@
+"""The one ``Definitions`` object of the project, composed once by ``build_definitions``.
+
+Environment variables choose where things are, never what the code does:
+
+- ``CAMPAIGN_RAW_CSV``: the customer file; unset means the seeded synthetic sample.
+- ``CAMPAIGN_DATA_DIR``: where Parquet, models, reports and exports go (default ``data``;
+  any ``universal-pathlib`` URL such as ``s3://bucket/campaign`` works).
+- ``CAMPAIGN_EXECUTOR``: ``in_process`` (default; fastest on small machines because every
+  step would otherwise re-import pandas and scikit-learn) or ``multiprocess``.
+"""
+
+import os
+
+from dagster import (
+    Definitions,
+    EnvVar,
+    ExecutorDefinition,
+    in_process_executor,
+    load_assets_from_modules,
+    multiprocess_executor,
+)
+
+from campaign_pipeline.assets import features, impact, ingest, response, segmentation
+from campaign_pipeline.io_managers import ModelIOManagerFactory, ParquetIOManagerFactory
+from campaign_pipeline.resources import CampaignEconomics, CustomerSource, ReportStore
+
+EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
+ASSET_MODULES = [ingest, features, segmentation, response, impact]
+
+
+def build_definitions(
+    data_dir: str | EnvVar = "data",
+    raw_csv: str | EnvVar = "",
+    executor: ExecutorDefinition = in_process_executor,
+) -> Definitions:
+    """Assets, resources and executor; tests call this with a temporary ``data_dir``."""
+    return Definitions(
+        assets=load_assets_from_modules(ASSET_MODULES),
+        resources={
+            "io_manager": ParquetIOManagerFactory(base_dir=data_dir),
+            "model_io_manager": ModelIOManagerFactory(base_dir=data_dir),
+            "report_store": ReportStore(base_dir=data_dir),
+            "customer_source": CustomerSource(path=raw_csv),
+            "campaign_economics": CampaignEconomics(),
+        },
+        executor=executor,
+    )
+
+
+def _from_env(name: str, default: str) -> EnvVar | str:
+    """Bind to the environment variable when it is set, so the UI shows where a value came from."""
+    return EnvVar(name) if os.environ.get(name) else default
+
+
+def _executor_from_env() -> ExecutorDefinition:
+    choice = os.environ.get("CAMPAIGN_EXECUTOR", "in_process")
+    if choice not in EXECUTORS:
+        raise ValueError(f"CAMPAIGN_EXECUTOR must be one of {sorted(EXECUTORS)}, not {choice!r}")
+    return EXECUTORS[choice]
+
+
+defs = build_definitions(
+    data_dir=_from_env("CAMPAIGN_DATA_DIR", "data"),
+    raw_csv=_from_env("CAMPAIGN_RAW_CSV", ""),
+    executor=_executor_from_env(),
+)

@@ -1,0 +1,125 @@
+"""Resources: where customers come from, what a contact costs, where reports go."""
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from dagster import ConfigurableResource
+from pydantic import Field
+from upath import UPath
+
+from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.io_managers import write_atomically
+from campaign_pipeline.schemas import COST_COLUMN, REVENUE_COLUMN
+from campaign_pipeline.synthetic import generate_customers
+from campaign_pipeline.transforms.reading import ReadReport, read_customers, type_customer_table
+
+
+class CustomerSource(ConfigurableResource):
+    """The customer file (``CAMPAIGN_RAW_CSV``), or the seeded synthetic sample when unset."""
+
+    path: str = Field(default="", description="Customer CSV; empty means the built-in synthetic sample")
+    synthetic_customers: int = Field(default=2240, ge=1, description="Size of the synthetic sample")
+    synthetic_seed: int = Field(default=0, description="Seed of the synthetic sample")
+    date_order: str = Field(
+        default="auto",
+        description="Day/month order of Dt_Customer: auto (established from the data), day_first or month_first",
+    )
+
+    @property
+    def is_synthetic(self) -> bool:
+        return not self.path
+
+    @property
+    def label(self) -> str:
+        if self.is_synthetic:
+            return f"synthetic sample ({self.synthetic_customers} customers, seed {self.synthetic_seed})"
+        return self.path
+
+    def load(self) -> tuple[pd.DataFrame, ReadReport]:
+        """The typed customer table, indexed by file line number."""
+        if self.date_order not in ("auto", "day_first", "month_first"):
+            raise InputDataError(
+                f"unknown date_order '{self.date_order}'",
+                source="the CustomerSource configuration",
+                expected="auto, day_first or month_first",
+            )
+        if self.is_synthetic:
+            frame = generate_customers(self.synthetic_customers, self.synthetic_seed)
+            frame.index = pd.RangeIndex(2, 2 + len(frame), name="line")
+            return type_customer_table(frame, self.label, "day_first")
+        if not Path(self.path).is_file():
+            raise InputDataError(
+                "the file does not exist",
+                source=self.path,
+                expected="a readable customer CSV",
+                fix="Point CAMPAIGN_RAW_CSV at the file, or unset it to use the synthetic sample.",
+            )
+        return read_customers(self.path, self.date_order)  # type: ignore[arg-type]
+
+    def fingerprint(self) -> str:
+        """A content hash of the input: the file's bytes, or the synthetic settings."""
+        if self.is_synthetic:
+            return f"synthetic:{self.synthetic_customers}:{self.synthetic_seed}"
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+
+class CampaignEconomics(ConfigurableResource):
+    """Money per contact and per acceptance. By default read from the data's
+    ``Z_CostContact`` / ``Z_Revenue``; set either field to override."""
+
+    cost_per_contact: float | None = Field(default=None, description="MU per contact (default: Z_CostContact)")
+    revenue_per_response: float | None = Field(
+        default=None, description="MU per acceptance (default: Z_Revenue)"
+    )
+
+    def resolve(self, customers: pd.DataFrame) -> tuple[float, float]:
+        """(cost, revenue) in MU for this table."""
+        return (
+            self._value(self.cost_per_contact, customers, COST_COLUMN, "cost_per_contact"),
+            self._value(self.revenue_per_response, customers, REVENUE_COLUMN, "revenue_per_response"),
+        )
+
+    @staticmethod
+    def _value(override: float | None, customers: pd.DataFrame, column: str, field: str) -> float:
+        if override is not None:
+            return float(override)
+        values = customers[column].unique() if column in customers.columns else []
+        if len(values) != 1:
+            raise InputDataError(
+                "no single value to price the campaign with"
+                + (f" (found {len(values)} different values)" if len(values) else " (column absent)"),
+                source="the customer table",
+                column=column,
+                expected="one constant value in every row",
+                fix=f"Set CampaignEconomics.{field} in the run configuration.",
+            )
+        return float(values[0])
+
+
+class ReportStore(ConfigurableResource):
+    """Charts, reports and exports under ``<data dir>/reports`` and ``<data dir>/exports``."""
+
+    base_dir: str = Field(description="The data directory")
+
+    def path(self, folder: str, name: str) -> UPath:
+        target = UPath(self.base_dir) / folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def write_bytes(self, folder: str, name: str, data: bytes) -> UPath:
+        target = self.path(folder, name)
+        write_atomically(target, lambda handle: handle.write(data))
+        return target
+
+    def write_json(self, name: str, payload: dict[str, Any]) -> UPath:
+        return self.write_bytes("reports", name, json.dumps(payload, indent=2, sort_keys=True).encode())
+
+    def write_text(self, name: str, text: str) -> UPath:
+        return self.write_bytes("reports", name, text.encode())

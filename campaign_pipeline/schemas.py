@@ -1,0 +1,207 @@
+"""Pandera contracts for every dataset asset: the single source of column names and rules.
+
+Each model below is checked on an asset's output before the IO manager writes it, so a
+frame that breaks its contract is never stored (see ``campaign_pipeline.contracts``).
+Transforms import column names from here instead of spelling them again.
+"""
+
+from typing import Optional
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+SPEND_COLUMNS = (
+    "MntWines",
+    "MntFruits",
+    "MntMeatProducts",
+    "MntFishProducts",
+    "MntSweetProducts",
+    "MntGoldProds",
+)
+PURCHASE_COLUMNS = (
+    "NumDealsPurchases",
+    "NumWebPurchases",
+    "NumCatalogPurchases",
+    "NumStorePurchases",
+)
+ACCEPTED_COLUMNS = (
+    "AcceptedCmp1",
+    "AcceptedCmp2",
+    "AcceptedCmp3",
+    "AcceptedCmp4",
+    "AcceptedCmp5",
+)
+# Channels a customer can prefer, in the order used to break ties.
+CHANNEL_PURCHASE_COLUMNS = {
+    "store": "NumStorePurchases",
+    "web": "NumWebPurchases",
+    "catalog": "NumCatalogPurchases",
+}
+# The product family named after each spend column, for "feature this product" advice.
+PRODUCT_FAMILIES = {
+    "MntWines": "wines",
+    "MntFruits": "fruits",
+    "MntMeatProducts": "meat",
+    "MntFishProducts": "fish",
+    "MntSweetProducts": "sweets",
+    "MntGoldProds": "gold",
+}
+RESPONSE = "Response"
+COST_COLUMN = "Z_CostContact"
+REVENUE_COLUMN = "Z_Revenue"
+# Columns a customer file may lack: a scoring-only file has no Response, and the
+# campaign economics can come from configuration instead of the Z_ columns.
+OPTIONAL_INPUT_COLUMNS = (RESPONSE, COST_COLUMN, REVENUE_COLUMN)
+
+EDUCATION_LEVELS = ("Basic", "Graduation", "Master", "PhD", "Other")
+MARITAL_STATUSES = ("Single", "Married", "Together", "Divorced", "Widow", "Other")
+RECENCY_SEGMENTS = ("Recent", "Medium", "Old")
+AGE_GROUPS = ("<30", "30-39", "40-49", "50-59", "60+")
+CHANNELS = ("store", "web", "catalog", "none")
+
+_COUNT = {"ge": 0}
+_FLAG = {"isin": [0, 1]}
+
+
+class RawCustomers(pa.DataFrameModel):
+    """The customer file as read: one row per customer ID, every column typed.
+
+    Categories keep the file's spelling; quirks (duplicates, placeholders, impossible
+    birth years) are kept here on purpose and handled by ``cleaned_customers``.
+    """
+
+    ID: Series[int] = pa.Field(unique=True, ge=0, description="Customer ID, unique in the file")
+    Year_Birth: Series[int] = pa.Field(ge=1800, le=2100, description="Birth year")
+    Education: Series[str] = pa.Field(description="Education level as spelled in the file")
+    Marital_Status: Series[str] = pa.Field(description="Marital status as spelled in the file")
+    Income: Series[float] = pa.Field(nullable=True, ge=0, description="Yearly household income, MU")
+    Kidhome: Series[int] = pa.Field(**_COUNT, description="Small children in the household")
+    Teenhome: Series[int] = pa.Field(**_COUNT, description="Teenagers in the household")
+    Dt_Customer: Series[pd.Timestamp] = pa.Field(description="Enrolment date (parsed, never guessed)")
+    Recency: Series[int] = pa.Field(**_COUNT, description="Days since the last purchase")
+    MntWines: Series[int] = pa.Field(**_COUNT, description="Spend on wines, last 2 years, MU")
+    MntFruits: Series[int] = pa.Field(**_COUNT, description="Spend on fruits, last 2 years, MU")
+    MntMeatProducts: Series[int] = pa.Field(**_COUNT, description="Spend on meat, last 2 years, MU")
+    MntFishProducts: Series[int] = pa.Field(**_COUNT, description="Spend on fish, last 2 years, MU")
+    MntSweetProducts: Series[int] = pa.Field(**_COUNT, description="Spend on sweets, last 2 years, MU")
+    MntGoldProds: Series[int] = pa.Field(**_COUNT, description="Spend on gold, last 2 years, MU")
+    NumDealsPurchases: Series[int] = pa.Field(**_COUNT, description="Purchases made with a discount")
+    NumWebPurchases: Series[int] = pa.Field(**_COUNT, description="Purchases on the web site")
+    NumCatalogPurchases: Series[int] = pa.Field(**_COUNT, description="Purchases from the catalogue")
+    NumStorePurchases: Series[int] = pa.Field(**_COUNT, description="Purchases in stores")
+    NumWebVisitsMonth: Series[int] = pa.Field(**_COUNT, description="Web visits last month")
+    AcceptedCmp3: Series[int] = pa.Field(**_FLAG, description="Accepted campaign 3")
+    AcceptedCmp4: Series[int] = pa.Field(**_FLAG, description="Accepted campaign 4")
+    AcceptedCmp5: Series[int] = pa.Field(**_FLAG, description="Accepted campaign 5")
+    AcceptedCmp1: Series[int] = pa.Field(**_FLAG, description="Accepted campaign 1")
+    AcceptedCmp2: Series[int] = pa.Field(**_FLAG, description="Accepted campaign 2")
+    Complain: Series[int] = pa.Field(**_FLAG, description="Complained in the last 2 years")
+    Z_CostContact: Optional[Series[int]] = pa.Field(ge=0, description="Cost of one contact, MU")
+    Z_Revenue: Optional[Series[int]] = pa.Field(ge=0, description="Revenue of one acceptance, MU")
+    Response: Optional[Series[int]] = pa.Field(**_FLAG, description="Accepted the last campaign (target)")
+
+    class Config:
+        strict = True
+        ordered = True
+        coerce = False
+
+
+class CleanedCustomers(RawCustomers):
+    """Customers after the cleaning rules: no duplicates ignoring ID, plausible birth
+    years, standard categories, income placeholders removed and missing income handled."""
+
+    Year_Birth: Series[int] = pa.Field(ge=1901, le=2100, description="Birth year, impossible ones removed")
+    Education: Series[str] = pa.Field(isin=list(EDUCATION_LEVELS), description="Standard education level")
+    Marital_Status: Series[str] = pa.Field(isin=list(MARITAL_STATUSES), description="Standard marital status")
+    income_imputed: Series[bool] = pa.Field(description="Income was missing or a placeholder and was imputed")
+
+    class Config:
+        strict = True
+        ordered = False
+
+
+class EngineeredCustomers(CleanedCustomers):
+    """Cleaned customers plus the engineered features of REFERENCE §2, computed at one
+    explicit reference date."""
+
+    age: Series[int] = pa.Field(ge=0, le=130, description="Reference year minus birth year")
+    age_group: Series[str] = pa.Field(isin=list(AGE_GROUPS), description="Age band")
+    tenure_months: Series[int] = pa.Field(ge=0, description="Whole months from enrolment to the reference date")
+    total_interactions: Series[int] = pa.Field(ge=0, description="Web visits plus all purchases")
+    total_purchases: Series[int] = pa.Field(ge=0, description="Deals + web + catalogue + store purchases")
+    conversion_rate: Series[float] = pa.Field(
+        nullable=True, ge=0, le=1, description="Response per interaction (empty without Response)"
+    )
+    customer_value_index: Series[int] = pa.Field(ge=0, description="Total spend on the six families, MU")
+    family_size: Series[int] = pa.Field(ge=1, description="Adults (2 if married/together) plus children")
+    children: Series[int] = pa.Field(ge=0, description="Kidhome + Teenhome")
+    recency_segment: Series[str] = pa.Field(isin=list(RECENCY_SEGMENTS), description="Recent <=30, Medium <=90, Old")
+    income_per_capita: Series[float] = pa.Field(ge=0, description="Income / family size, MU")
+    preferred_channel: Series[str] = pa.Field(isin=list(CHANNELS), description="Channel with most purchases")
+    loyalty_score: Series[int] = pa.Field(ge=0, le=5, description="Campaigns 1-5 accepted")
+    top_product_family: Series[str] = pa.Field(
+        isin=[*PRODUCT_FAMILIES.values(), "none"], description="Product family with the highest spend"
+    )
+
+
+class ScaledCustomers(pa.DataFrameModel):
+    """The segmentation matrix: customer ID plus standardised behavioural features."""
+
+    ID: Series[int] = pa.Field(unique=True, ge=0)
+    feature: Series[float] = pa.Field(alias=r"^seg__.+", regex=True, description="Standardised feature")
+
+    class Config:
+        strict = True
+
+
+class ClusteredCustomers(EngineeredCustomers):
+    """Engineered customers with their segment, numbered by ascending typical spend."""
+
+    cluster: Series[int] = pa.Field(ge=0, description="Segment id (0 = lowest spend)")
+    cluster_name: Series[str] = pa.Field(description="Descriptive segment name")
+
+
+class ScoredCustomers(pa.DataFrameModel):
+    """Response probability and contact decision per customer."""
+
+    ID: Series[int] = pa.Field(unique=True, ge=0)
+    cluster: Series[int] = pa.Field(ge=0)
+    cluster_name: Series[str]
+    response_probability: Series[float] = pa.Field(ge=0, le=1, description="Calibrated P(accepts next campaign)")
+    decile: Series[int] = pa.Field(ge=1, le=10, description="1 = top 10% of scores")
+    expected_profit: Series[float] = pa.Field(description="p x revenue - cost, MU")
+    contact: Series[bool] = pa.Field(description="Contact rule says yes")
+    Response: Series[float] = pa.Field(nullable=True, description="Observed response when the file has it")
+
+    class Config:
+        strict = True
+
+
+class RetargetingImpact(pa.DataFrameModel):
+    """One row per cluster: size, observed and predicted response, and money impact."""
+
+    cluster: Series[int] = pa.Field(unique=True, ge=0)
+    name: Series[str]
+    customers: Series[int] = pa.Field(ge=1)
+    share: Series[float] = pa.Field(ge=0, le=1)
+    response_rate: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    mean_score: Series[float] = pa.Field(ge=0, le=1)
+    expected_responders: Series[float] = pa.Field(ge=0)
+    contact_cost: Series[float] = pa.Field(ge=0)
+    expected_revenue: Series[float] = pa.Field(ge=0)
+    expected_profit: Series[float]
+    targeted_customers: Series[int] = pa.Field(ge=0)
+    targeted_expected_responders: Series[float] = pa.Field(ge=0)
+    targeted_cost: Series[float] = pa.Field(ge=0)
+    targeted_revenue: Series[float] = pa.Field(ge=0)
+    targeted_profit: Series[float] = pa.Field(ge=0)
+    share_of_expected_profit: Series[float] = pa.Field(ge=0, le=1)
+    recommended: Series[bool]
+
+    class Config:
+        strict = False
+
+    @pa.dataframe_check(description="Exactly one cluster is recommended")
+    def one_recommended(cls, frame: pd.DataFrame) -> bool:
+        return int(frame["recommended"].sum()) == 1

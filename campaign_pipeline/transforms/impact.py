@@ -1,0 +1,88 @@
+"""Scores, contact decisions and the money impact of retargeting each cluster."""
+
+import numpy as np
+import pandas as pd
+
+from campaign_pipeline.schemas import RESPONSE
+
+RECOMMENDATION_RULE = (
+    "the cluster with the largest positive targeted profit (contacting only its customers "
+    "whose expected profit is positive); ties go to the larger cluster"
+)
+
+
+def score_customers(
+    clustered: pd.DataFrame, probability: np.ndarray, cost: float, revenue: float
+) -> pd.DataFrame:
+    """Per customer: probability, decile (1 = best 10%), expected profit and the contact
+    decision ``p x revenue > cost``."""
+    scored = pd.DataFrame(
+        {
+            "ID": clustered["ID"].to_numpy(),
+            "cluster": clustered["cluster"].to_numpy(),
+            "cluster_name": clustered["cluster_name"].to_numpy(),
+            "response_probability": probability,
+        }
+    )
+    # Rank first so that ties cannot make deciles uneven or unstable.
+    rank = scored["response_probability"].rank(method="first", ascending=False)
+    scored["decile"] = np.ceil(rank * 10 / len(scored)).astype("int64")
+    scored["expected_profit"] = scored["response_probability"] * revenue - cost
+    scored["contact"] = scored["expected_profit"] > 0
+    scored[RESPONSE] = clustered[RESPONSE].astype(float).to_numpy() if RESPONSE in clustered.columns else np.nan
+    return scored
+
+
+def retargeting_table(scored: pd.DataFrame, profile: pd.DataFrame, cost: float, revenue: float) -> pd.DataFrame:
+    """One row per cluster: size, observed and predicted response, money for contacting
+    everyone and for contacting only the customers worth it, and the recommendation."""
+    targeted = scored[scored["contact"]]
+    by_cluster = scored.groupby("cluster")
+    table = pd.DataFrame(
+        {
+            "name": by_cluster["cluster_name"].first(),
+            "customers": by_cluster.size(),
+            "response_rate": by_cluster[RESPONSE].mean(),
+            "mean_score": by_cluster["response_probability"].mean(),
+            "expected_responders": by_cluster["response_probability"].sum(),
+        }
+    )
+    table["share"] = table["customers"] / table["customers"].sum()
+    table["contact_cost"] = table["customers"] * cost
+    table["expected_revenue"] = table["expected_responders"] * revenue
+    table["expected_profit"] = table["expected_revenue"] - table["contact_cost"]
+    target_groups = targeted.groupby("cluster")
+    table["targeted_customers"] = target_groups.size().reindex(table.index, fill_value=0)
+    table["targeted_expected_responders"] = (
+        target_groups["response_probability"].sum().reindex(table.index, fill_value=0.0)
+    )
+    table["targeted_cost"] = table["targeted_customers"] * cost
+    table["targeted_revenue"] = table["targeted_expected_responders"] * revenue
+    table["targeted_profit"] = table["targeted_revenue"] - table["targeted_cost"]
+    total = table["targeted_profit"].sum()
+    table["share_of_expected_profit"] = table["targeted_profit"] / total if total > 0 else 0.0
+    best = table.sort_values(["targeted_profit", "customers"], ascending=False).index[0]
+    table["recommended"] = table.index == best
+    table = table.reset_index().rename(columns={"index": "cluster"})
+    table = table.merge(profile, on="cluster", how="left")
+    table["targeted_customers"] = table["targeted_customers"].astype("int64")
+    table["customers"] = table["customers"].astype("int64")
+    return table
+
+
+def recommendation_rationale(table: pd.DataFrame) -> str:
+    """Why the recommended cluster, in numbers."""
+    row = table[table["recommended"]].iloc[0]
+    if row["targeted_profit"] <= 0:
+        return (
+            "No cluster has a customer whose expected profit is positive at this cost and revenue, "
+            f"so no retargeting is worth it; '{row['name']}' (cluster {row['cluster']}) loses least."
+        )
+    return (
+        f"Recommended: cluster {row['cluster']} '{row['name']}' ({row['customers']} customers, "
+        f"{row['share']:.0%} of the base). Contacting its {row['targeted_customers']} customers with "
+        f"positive expected profit is expected to bring {row['targeted_expected_responders']:.0f} "
+        f"acceptances and {row['targeted_profit']:,.0f} MU profit, "
+        f"{row['share_of_expected_profit']:.0%} of the targeted profit over all clusters "
+        f"(contacting the whole cluster: {row['expected_profit']:,.0f} MU). Rule: {RECOMMENDATION_RULE}."
+    )

@@ -1,0 +1,96 @@
+"""Materialize the whole graph into a temporary directory, on synthetic data and the real file."""
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import DagsterInstance
+
+from campaign_pipeline.definitions import build_definitions
+
+DATASETS = (
+    "raw_customers",
+    "cleaned_customers",
+    "engineered_customers",
+    "scaled_customers",
+    "clustered_customers",
+    "scored_customers",
+    "retargeting_impact",
+)
+
+
+def materialize_all(data_dir: Path, raw_csv: str = "", run_config: dict | None = None, raise_on_error: bool = True):
+    defs = build_definitions(data_dir=str(data_dir), raw_csv=raw_csv)
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        run_config=run_config or {}, instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error
+    )
+
+
+def checksums(data_dir: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(data_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(data_dir.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("synthetic")
+    result = materialize_all(data_dir)
+    return data_dir, result
+
+
+def test_synthetic_default_materializes_every_asset(synthetic_run):
+    data_dir, result = synthetic_run
+    assert result.success
+    for name in DATASETS:
+        assert (data_dir / f"{name}.parquet").is_file(), name
+    raw = pd.read_parquet(data_dir / "raw_customers.parquet")
+    assert len(raw) == 2240
+    materialization = result.asset_materializations_for_node("raw_customers")[0]
+    assert materialization.metadata["synthetic"].value is True
+    impact = pd.read_parquet(data_dir / "retargeting_impact.parquet")
+    clustered = pd.read_parquet(data_dir / "clustered_customers.parquet")
+    assert impact["customers"].sum() == len(clustered)
+    assert impact["recommended"].sum() == 1
+
+
+def test_same_input_gives_identical_parquet(synthetic_run, tmp_path):
+    data_dir, _ = synthetic_run
+    assert materialize_all(tmp_path).success
+    first, second = checksums(data_dir), checksums(tmp_path)
+    for name in DATASETS:
+        assert first[f"{name}.parquet"] == second[f"{name}.parquet"], name
+
+
+def test_contract_break_fails_the_run_and_keeps_the_previous_file(synthetic_run, tmp_path):
+    data_dir, _ = synthetic_run
+    assert materialize_all(tmp_path).success
+    before = checksums(tmp_path)
+    # A reference date before enrolment makes tenure negative: EngineeredCustomers refuses it.
+    result = materialize_all(
+        tmp_path,
+        run_config={"ops": {"engineered_customers": {"config": {"reference_date": "2012-01-01"}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_key == "engineered_customers"
+    assert "tenure_months" in str(failure.event_specific_data.error)
+    assert checksums(tmp_path) == before
+
+
+def test_real_file_end_to_end(real_csv, tmp_path):
+    result = materialize_all(tmp_path, raw_csv=str(real_csv))
+    assert result.success
+    raw = pd.read_parquet(tmp_path / "raw_customers.parquet")
+    assert raw.shape == (2240, 29)
+    cleaned = pd.read_parquet(tmp_path / "cleaned_customers.parquet")
+    assert not cleaned.drop(columns=["ID"]).duplicated().any()
+    assert cleaned["Year_Birth"].min() >= 1901
+    impact = pd.read_parquet(tmp_path / "retargeting_impact.parquet")
+    clustered = pd.read_parquet(tmp_path / "clustered_customers.parquet")
+    assert impact["cluster"].is_unique and impact["customers"].sum() == len(clustered)

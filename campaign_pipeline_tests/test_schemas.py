@@ -1,0 +1,63 @@
+"""Contracts accept good frames and reject bad ones with failure cases a user can act on."""
+
+import pandas as pd
+import pandera.errors as pa_errors
+import pytest
+from dagster import check_dagster_type
+
+from campaign_pipeline.contracts import contract_type, describe_failures
+from campaign_pipeline.schemas import RawCustomers, RetargetingImpact
+from campaign_pipeline.transforms.reading import type_customer_table
+
+
+@pytest.fixture
+def raw(synthetic_frame) -> pd.DataFrame:
+    typed, _ = type_customer_table(synthetic_frame.head(50).copy(), "test", "day_first")
+    return typed
+
+
+def test_good_raw_frame_passes(raw):
+    RawCustomers.validate(raw)
+    assert check_dagster_type(contract_type(RawCustomers), raw).success
+
+
+def test_negative_spend_fails_with_the_row_and_value(raw):
+    raw.loc[raw.index[4], "MntWines"] = -7
+    result = check_dagster_type(contract_type(RawCustomers), raw)
+    assert not result.success
+    assert "MntWines" in result.description and "-7" in result.description
+    assert result.metadata["num_failures"].value == 1
+    assert result.metadata["failure_cases"].value.records[0].data["column"] == "MntWines"
+
+
+def test_missing_column_and_wrong_type_fail(raw):
+    with pytest.raises(pa_errors.SchemaErrors):
+        RawCustomers.validate(raw.drop(columns=["Recency"]), lazy=True)
+    with pytest.raises(pa_errors.SchemaErrors):
+        RawCustomers.validate(raw.assign(Recency=raw["Recency"].astype(float)), lazy=True)
+
+
+def test_scoring_file_without_response_is_valid(raw):
+    RawCustomers.validate(raw.drop(columns=["Response"]))
+
+
+def test_retargeting_needs_exactly_one_recommendation():
+    row = {
+        "cluster": 0, "name": "a", "customers": 10, "share": 0.5, "response_rate": 0.1, "mean_score": 0.1,
+        "expected_responders": 1.0, "contact_cost": 30.0, "expected_revenue": 11.0, "expected_profit": -19.0,
+        "targeted_customers": 1, "targeted_expected_responders": 0.5, "targeted_cost": 3.0,
+        "targeted_revenue": 5.5, "targeted_profit": 2.5, "share_of_expected_profit": 1.0, "recommended": True,
+    }
+    good = pd.DataFrame([row, {**row, "cluster": 1, "recommended": False, "share_of_expected_profit": 0.0}])
+    RetargetingImpact.validate(good)
+    with pytest.raises(pa_errors.SchemaError):
+        RetargetingImpact.validate(good.assign(recommended=True))
+
+
+def test_failure_description_is_one_paragraph():
+    failures = pd.DataFrame(
+        {"column": ["Income", "Income"], "check": ["greater_than_or_equal_to(0)"] * 2,
+         "failure_case": [-1, -2], "index": [5, 9]}
+    )
+    text = describe_failures("RawCustomers", failures)
+    assert "\n" not in text and "Income" in text and "5, 9" in text and "RawCustomers" in text

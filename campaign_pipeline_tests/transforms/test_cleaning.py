@@ -1,0 +1,112 @@
+"""Cleaning rules on hand-made frames with known answers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.schemas import CleanedCustomers
+from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers, duplicate_groups
+from campaign_pipeline.transforms.reading import type_customer_table
+
+
+@pytest.fixture
+def raw(synthetic_frame) -> pd.DataFrame:
+    # Distinct rows only, so each test plants exactly the quirks it checks.
+    frame = synthetic_frame.drop_duplicates(subset=[c for c in synthetic_frame.columns if c not in ("ID", "Response")])
+    frame = frame[frame["Year_Birth"].ge(1901) & frame["Income"].notna() & frame["Income"].ne(666666)]
+    frame = frame[frame["Marital_Status"].isin(["Single", "Married"]) & frame["Education"].isin(["PhD", "Master"])]
+    frame = frame.head(12).reset_index(drop=True)
+    typed, _ = type_customer_table(frame, "test", "day_first")
+    return typed.reset_index(drop=True)
+
+
+def copy_of(raw, row, new_id, **changes):
+    copy = raw.iloc[[row]].assign(ID=new_id, **changes)
+    return pd.concat([raw, copy], ignore_index=True)
+
+
+def test_clean_table_passes_unchanged(raw):
+    cleaned, report = clean_customers(raw, CleaningRules())
+    assert report.rows_out == len(raw) == len(cleaned)
+    assert not cleaned["income_imputed"].any()
+    CleanedCustomers.validate(cleaned)
+
+
+def test_duplicates_ignoring_id_keep_the_first(raw):
+    frame = copy_of(raw, 3, 999_001)
+    cleaned, report = clean_customers(frame, CleaningRules())
+    assert report.duplicate_rows_dropped == 1 and 999_001 not in cleaned["ID"].to_numpy()
+
+
+@pytest.mark.parametrize(
+    "policy, rows_out, response",
+    [("drop_group", 11, None), ("keep_first", 12, "first"), ("positive_if_any", 12, 1)],
+)
+def test_duplicates_that_disagree_on_response(raw, policy, rows_out, response):
+    frame = copy_of(raw, 3, 999_001, Response=1 - raw.loc[3, "Response"])
+    cleaned, report = clean_customers(frame, CleaningRules(conflicting_response=policy))
+    assert report.rows_out == rows_out
+    if policy != "keep_first":
+        assert report.conflicting_response_groups == 1
+    if response is not None:
+        kept = cleaned.loc[cleaned["ID"].eq(raw.loc[3, "ID"]), "Response"].item()
+        assert kept == (raw.loc[3, "Response"] if response == "first" else response)
+
+
+def test_impossible_birth_years_are_dropped(raw):
+    raw.loc[[0, 5], "Year_Birth"] = [1893, 1900]
+    cleaned, report = clean_customers(raw, CleaningRules())
+    assert report.impossible_birth_years_dropped == 2 and cleaned["Year_Birth"].min() >= 1901
+
+
+def test_income_placeholder_and_missing_are_imputed_by_education(raw):
+    raw.loc[0, "Income"] = 666666.0
+    raw.loc[1, "Income"] = np.nan
+    cleaned, report = clean_customers(raw, CleaningRules())
+    assert report.income_placeholders_removed == 1 and report.income_imputed == 2
+    for row in (0, 1):
+        level = raw.loc[row, "Education"]
+        known = raw.loc[raw["Education"].eq(level) & ~raw.index.isin([0, 1]), "Income"]
+        assert cleaned.loc[row, "Income"] == pytest.approx(known.median())
+    assert cleaned["income_imputed"].sum() == 2
+
+
+def test_missing_income_can_drop_rows(raw):
+    raw.loc[2, "Income"] = np.nan
+    cleaned, report = clean_customers(raw, CleaningRules(missing_income="drop"))
+    assert report.income_missing_rows_dropped == 1 and len(cleaned) == len(raw) - 1
+
+
+def test_all_income_missing_is_a_clear_error(raw):
+    raw["Income"] = np.nan
+    with pytest.raises(InputDataError) as caught:
+        clean_customers(raw, CleaningRules(), source="customers.csv")
+    assert caught.value.column == "Income" and "customers.csv" in str(caught.value)
+
+
+def test_non_standard_categories_are_mapped(raw):
+    raw.loc[0:3, "Marital_Status"] = ["Alone", "YOLO", "Absurd", "Bachelor"]
+    raw.loc[0:1, "Education"] = ["2n Cycle", "Doctorate"]
+    cleaned, report = clean_customers(raw, CleaningRules())
+    assert cleaned.loc[0:3, "Marital_Status"].tolist() == ["Single", "Other", "Other", "Other"]
+    assert cleaned.loc[0:1, "Education"].tolist() == ["Master", "Other"]
+    assert report.categories_mapped == {"Education": 2, "Marital_Status": 4}
+
+
+def test_duplicate_groups_ignore_id_only():
+    frame = pd.DataFrame({"ID": [1, 2, 3], "a": [1, 1, 2], "b": [np.nan, np.nan, np.nan]})
+    groups = duplicate_groups(frame)
+    assert groups[0] == groups[1] != groups[2]
+
+
+def test_real_file_cleaning_counts(real_csv):
+    from campaign_pipeline.transforms.reading import read_customers
+
+    raw, _ = read_customers(real_csv)
+    cleaned, report = clean_customers(raw, CleaningRules())
+    assert report.impossible_birth_years_dropped == 3
+    assert report.income_placeholders_removed == 1
+    assert report.conflicting_response_groups == 19
+    assert not cleaned.drop(columns=["ID"]).duplicated().any()
+    CleanedCustomers.validate(cleaned)

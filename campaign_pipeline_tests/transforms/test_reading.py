@@ -1,0 +1,175 @@
+"""The reader accepts every circulating variant of the customer file and refuses the rest."""
+
+import pandas as pd
+import pytest
+
+from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.schemas import RawCustomers
+from campaign_pipeline.transforms.reading import INPUT_COLUMNS, read_customers
+
+
+def write_variant(frame, path, sep="\t", date_format="%d-%m-%Y", line_end="\n", bom=False):
+    """Write ``frame`` the way a re-save of the file would look."""
+    out = frame.copy()
+    if date_format:  # None keeps the date strings exactly as given
+        out["Dt_Customer"] = pd.to_datetime(out["Dt_Customer"], format="%d-%m-%Y").dt.strftime(date_format)
+    text = out.to_csv(sep=sep, index=False, lineterminator=line_end)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    return path
+
+
+@pytest.fixture
+def sample(synthetic_frame):
+    # Line 3 of the file holds a date whose day is above 12, so the order is established.
+    frame = synthetic_frame.head(40).copy().reset_index(drop=True)
+    frame.loc[1, "Dt_Customer"] = "25-03-2013"
+    return frame
+
+
+@pytest.mark.parametrize(
+    "sep, date_format, line_end, bom",
+    [
+        ("\t", "%d-%m-%Y", "\r\n", False),
+        (",", "%d-%m-%Y", "\n", False),
+        (";", "%d/%m/%Y", "\r\n", True),
+        (",", "%d.%m.%Y", "\n", False),
+        (";", "%Y-%m-%d", "\n", True),
+    ],
+)
+def test_every_variant_reads_to_the_same_table(tmp_path, sample, sep, date_format, line_end, bom):
+    reference, _ = read_customers(write_variant(sample, tmp_path / "ref.csv"))
+    frame, report = read_customers(write_variant(sample, tmp_path / "v.csv", sep, date_format, line_end, bom))
+    pd.testing.assert_frame_equal(frame, reference)
+    assert report.byte_order_mark is bom
+    assert report.line_ending == ("CRLF" if line_end == "\r\n" else "LF")
+    assert frame.loc[3, "Dt_Customer"] == pd.Timestamp("2013-03-25")
+    RawCustomers.validate(frame)
+
+
+def test_columns_in_another_order_extra_columns_and_spaces(tmp_path, sample):
+    shuffled = sample[list(reversed(sample.columns))].assign(Notes="x")
+    shuffled["Education"] = "  " + shuffled["Education"] + " "
+    frame, report = read_customers(write_variant(shuffled, tmp_path / "v.csv", sep=","))
+    assert list(frame.columns) == list(INPUT_COLUMNS)
+    assert report.extra_columns_dropped == ["Notes"]
+    assert not frame["Education"].str.contains(" $|^ ").any()
+
+
+def test_missing_response_is_a_scoring_file(tmp_path, sample):
+    frame, report = read_customers(write_variant(sample.drop(columns=["Response"]), tmp_path / "v.csv"))
+    assert "Response" not in frame.columns and not report.has_response
+
+
+def test_index_is_the_file_line_number(tmp_path, sample):
+    frame, _ = read_customers(write_variant(sample, tmp_path / "v.csv"))
+    assert frame.index[0] == 2 and frame.index[-1] == len(sample) + 1
+
+
+def refusal(path, **kwargs) -> InputDataError:
+    with pytest.raises(InputDataError) as caught:
+        read_customers(path, **kwargs)
+    assert str(path) in str(caught.value)
+    return caught.value
+
+
+def test_empty_file_and_header_only(tmp_path, sample):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert "empty" in refusal(empty).problem
+    header = tmp_path / "header.csv"
+    header.write_text("\t".join(sample.columns) + "\n")
+    assert "no customer rows" in refusal(header).problem
+
+
+def test_unknown_separator(tmp_path, sample):
+    path = tmp_path / "pipes.csv"
+    path.write_text(sample.to_csv(sep="|", index=False))
+    assert refusal(path).lines == [1]
+
+
+def test_missing_column_names_the_column_and_suggests_a_rename(tmp_path, sample):
+    error = refusal(write_variant(sample.rename(columns={"Income": "Incme"}), tmp_path / "v.csv"))
+    assert error.column == "Income"
+    assert "'Incme' looks like 'Income'" in str(error)
+
+
+def test_text_in_a_numeric_column_names_the_lines(tmp_path, sample):
+    sample["MntWines"] = sample["MntWines"].astype(object)
+    sample.loc[4, "MntWines"] = "lots"
+    error = refusal(write_variant(sample, tmp_path / "v.csv"))
+    assert error.column == "MntWines" and error.lines == [6] and "'lots'" in str(error)
+
+
+def test_counts_that_are_not_whole_numbers(tmp_path, sample):
+    sample["NumWebPurchases"] = sample["NumWebPurchases"].astype(float)
+    sample.loc[0, "NumWebPurchases"] = 2.5
+    error = refusal(write_variant(sample, tmp_path / "v.csv"))
+    assert error.column == "NumWebPurchases" and error.lines == [2]
+
+
+def test_ambiguous_day_month_order_is_refused_not_guessed(tmp_path, sample):
+    sample["Dt_Customer"] = "03-04-2013"
+    error = refusal(write_variant(sample, tmp_path / "v.csv"))
+    assert error.column == "Dt_Customer" and "cannot be established" in error.problem
+    # ... unless the order is given explicitly.
+    frame, report = read_customers(tmp_path / "v.csv", date_order="day_first")
+    assert frame["Dt_Customer"].iloc[0] == pd.Timestamp("2013-04-03") and report.date_format == "dd-mm-yyyy"
+
+
+def test_established_month_first_order_is_read_as_such(tmp_path, sample):
+    sample["Dt_Customer"] = ["03-25-2013"] + ["04-03-2013"] * (len(sample) - 1)
+    frame, report = read_customers(write_variant(sample, tmp_path / "v.csv", date_format=None))
+    assert report.date_format == "mm-dd-yyyy"
+    assert frame["Dt_Customer"].iloc[1] == pd.Timestamp("2013-04-03")
+
+
+def test_mixed_date_formats_are_refused(tmp_path, sample):
+    path = write_variant(sample, tmp_path / "v.csv")
+    text = path.read_text().splitlines()
+    fields = text[5].split("\t")
+    fields[7] = "2013-01-20"
+    text[5] = "\t".join(fields)
+    path.write_text("\n".join(text) + "\n")
+    error = refusal(path)
+    assert "mixed date formats" in error.problem and error.lines == [6]
+
+
+def test_dates_that_contradict_each_other_are_refused(tmp_path, sample):
+    sample.loc[5, "Dt_Customer"] = "03-25-2013"  # only month-first, while line 3 is only day-first
+    error = refusal(write_variant(sample, tmp_path / "v.csv", date_format=None))
+    assert error.lines == [7]
+
+
+def test_duplicate_ids_with_different_data_are_refused(tmp_path, sample):
+    sample.loc[7, "ID"] = sample.loc[2, "ID"]
+    error = refusal(write_variant(sample, tmp_path / "v.csv"))
+    assert error.column == "ID" and error.lines == [4, 9]
+
+
+def test_identical_lines_are_one_customer(tmp_path, sample):
+    doubled = pd.concat([sample, sample.iloc[[0]]], ignore_index=True)
+    frame, report = read_customers(write_variant(doubled, tmp_path / "v.csv"))
+    assert len(frame) == len(sample) and report.identical_lines_dropped == 1
+
+
+def test_non_ascii_text_is_kept(tmp_path, sample):
+    sample.loc[0, "Marital_Status"] = "Célibataire"
+    frame, _ = read_customers(write_variant(sample, tmp_path / "v.csv"))
+    assert frame.loc[2, "Marital_Status"] == "Célibataire"
+
+
+def test_not_utf8_is_refused_with_its_line(tmp_path, sample):
+    path = write_variant(sample, tmp_path / "v.csv")
+    path.write_bytes(path.read_bytes().replace(b"Graduation", b"Gradua\xe7ao", 1))
+    error = refusal(path)
+    assert error.lines and error.lines[0] >= 2
+
+
+def test_real_file_reads_as_documented(real_csv):
+    frame, report = read_customers(real_csv)
+    assert frame.shape == (2240, 29)
+    assert report.separator == "TAB" and report.line_ending == "CRLF" and report.date_format == "dd-mm-yyyy"
+    assert frame["Dt_Customer"].min() == pd.Timestamp("2012-07-30")
+    assert frame["Dt_Customer"].max() == pd.Timestamp("2014-06-29")
+    assert frame["Income"].isna().sum() == 24
+    RawCustomers.validate(frame)
