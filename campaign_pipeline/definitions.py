@@ -20,12 +20,12 @@ from dagster import (
     multiprocess_executor,
 )
 
-from campaign_pipeline.assets import features, impact, ingest, response, segmentation
+from campaign_pipeline.assets import analysis, features, impact, ingest, response, segmentation
 from campaign_pipeline.io_managers import ModelIOManagerFactory, ParquetIOManagerFactory
 from campaign_pipeline.resources import CampaignEconomics, CustomerSource, ReportStore
 
 EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
-ASSET_MODULES = [ingest, features, segmentation, response, impact]
+ASSET_MODULES = [ingest, features, segmentation, response, impact, analysis]
 
 
 def build_definitions(

@@ -178,6 +178,53 @@ class ScoredCustomers(pa.DataFrameModel):
         strict = True
 
 
+class ConversionAnalysis(pa.DataFrameModel):
+    """Response and conversion by segment, with 95% Wilson intervals and each
+    dimension's test."""
+
+    dimension: Series[str]
+    segment: Series[str]
+    customers: Series[int] = pa.Field(ge=1)
+    responders: Series[int] = pa.Field(ge=0)
+    interactions: Series[int] = pa.Field(ge=0)
+    response_rate: Series[float] = pa.Field(ge=0, le=1)
+    response_rate_low: Series[float] = pa.Field(ge=0, le=1)
+    response_rate_high: Series[float] = pa.Field(ge=0, le=1)
+    conversion_rate: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    conversion_rate_low: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    conversion_rate_high: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    conversion_rate_mean: Series[float] = pa.Field(ge=0, le=1)
+    chi2_p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    cramers_v: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    kruskal_p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    significant: Series[bool]
+    test_merges: Series[str]
+    conclusion: Series[str]
+
+    @pa.dataframe_check(description="Wilson intervals contain the rate")
+    def intervals_contain_rates(cls, frame: pd.DataFrame) -> pd.Series:
+        return frame["response_rate"].between(frame["response_rate_low"], frame["response_rate_high"])
+
+
+class ClusterProfiles(pa.DataFrameModel):
+    """One row per cluster in real units, each figure beside its overall value."""
+
+    cluster: Series[int] = pa.Field(unique=True, ge=0)
+    name: Series[str] = pa.Field(unique=True)
+    customers: Series[int] = pa.Field(ge=1)
+    share: Series[float] = pa.Field(ge=0, le=1)
+    income_MU: Series[float] = pa.Field(ge=0, description="Mean yearly income, MU")
+    income_MU_overall: Series[float] = pa.Field(ge=0)
+    spend_MU: Series[float] = pa.Field(ge=0, description="Mean spend over 2 years, MU")
+    spend_MU_overall: Series[float] = pa.Field(ge=0)
+    recency_days: Series[float] = pa.Field(ge=0, description="Mean days since last purchase")
+    recency_days_overall: Series[float] = pa.Field(ge=0)
+    top_product_family: Series[str]
+
+    class Config:
+        strict = False
+
+
 class RetargetingImpact(pa.DataFrameModel):
     """One row per cluster: size, observed and predicted response, and money impact."""
 

@@ -14,7 +14,16 @@ EXPECTED_DEPENDENCIES = {
     "clustered_customers": {"engineered_customers", "scaled_customers", "segmentation_model"},
     "response_model": {"engineered_customers", "raw_customers"},
     "scored_customers": {"clustered_customers", "response_model"},
-    "retargeting_impact": {"scored_customers", "clustered_customers"},
+    "retargeting_impact": {"scored_customers", "clustered_customers", "raw_customers"},
+    "conversion_analysis": {"engineered_customers"},
+    "cluster_profiles": {"clustered_customers", "scaled_customers", "segmentation_model"},
+    "segmentation_report": {
+        "conversion_analysis",
+        "cluster_profiles",
+        "retargeting_impact",
+        "segmentation_model",
+        "raw_customers",
+    },
 }
 
 

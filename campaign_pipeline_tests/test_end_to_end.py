@@ -1,6 +1,7 @@
 """Materialize the whole graph into a temporary directory, on synthetic data and the real file."""
 
 import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,8 @@ from dagster import DagsterInstance
 from campaign_pipeline.definitions import build_definitions
 
 DATASETS = (
+    "conversion_analysis",
+    "cluster_profiles",
     "raw_customers",
     "cleaned_customers",
     "engineered_customers",
@@ -94,3 +97,16 @@ def test_real_file_end_to_end(real_csv, tmp_path):
     impact = pd.read_parquet(tmp_path / "retargeting_impact.parquet")
     clustered = pd.read_parquet(tmp_path / "clustered_customers.parquet")
     assert impact["cluster"].is_unique and impact["customers"].sum() == len(clustered)
+    assert impact["recommended"].sum() == 1
+
+    segmentation = json.loads((tmp_path / "reports" / "segmentation.json").read_text())
+    assert 4 <= segmentation["k"] <= 8
+    assert segmentation["silhouette"] >= 0.35
+    assert segmentation["min_cluster_share"] >= 0.05
+    assert segmentation["stability_ari"] >= 0.90
+    report = (tmp_path / "reports" / "segmentation_report.md").read_text()
+    assert "Response does not differ significantly by age group" in report and "Cramér's V" in report
+    for chart in ("k_sweep.png", "cluster_pca.png", "retargeting_impact.png", "conversion_by_segment.png"):
+        assert (tmp_path / "reports" / chart).stat().st_size > 10_000, chart
+    profiles = pd.read_parquet(tmp_path / "cluster_profiles.parquet")
+    assert profiles["name"].is_unique and {"income_MU", "spend_MU", "recency_days"} <= set(profiles.columns)

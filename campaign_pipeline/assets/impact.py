@@ -8,7 +8,12 @@ from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import CampaignEconomics, ReportStore
 from campaign_pipeline.schemas import RetargetingImpact
 from campaign_pipeline.transforms.charts import impact_chart
-from campaign_pipeline.transforms.impact import RECOMMENDATION_RULE, recommendation_rationale, retargeting_table
+from campaign_pipeline.transforms.impact import (
+    RECOMMENDATION_RULE,
+    contact_everyone,
+    recommendation_rationale,
+    retargeting_table,
+)
 from campaign_pipeline.transforms.profiles import segment_mix
 
 IMPACT_COLUMNS_SHOWN = [
@@ -35,6 +40,7 @@ def retargeting_impact(
     context: AssetExecutionContext,
     scored_customers: pd.DataFrame,
     clustered_customers: pd.DataFrame,
+    raw_customers: pd.DataFrame,
     campaign_economics: CampaignEconomics,
     report_store: ReportStore,
 ) -> Output[pd.DataFrame]:
@@ -42,7 +48,8 @@ def retargeting_impact(
     days), observed response rate and mean score, and the money of (a) contacting everyone
     in the cluster and (b) contacting only customers whose expected profit is positive.
     Cost and revenue come from ``Z_CostContact``/``Z_Revenue`` unless overridden. Exactly one
-    cluster is ``recommended``: the largest positive targeted profit."""
+    cluster is ``recommended``: the largest positive targeted profit. The totals stand
+    beside the observed contact-everyone baseline of the file as received."""
     cost, revenue = campaign_economics.resolve(clustered_customers)
     means = clustered_customers.groupby("cluster").agg(
         mean_income=("Income", "mean"), mean_spend=("customer_value_index", "mean"), mean_recency_days=("Recency", "mean")
@@ -53,6 +60,7 @@ def retargeting_impact(
     rationale = recommendation_rationale(impact)
     context.log.info(rationale)
     totals = impact[["customers", "expected_profit", "targeted_customers", "targeted_profit"]].sum()
+    baseline = contact_everyone(raw_customers, cost, revenue)
     return Output(
         impact,
         metadata={
@@ -63,6 +71,7 @@ def retargeting_impact(
             "total_expected_profit_contact_everyone_mu": float(totals["expected_profit"]),
             "total_targeted_profit_mu": float(totals["targeted_profit"]),
             "total_targeted_customers": int(totals["targeted_customers"]),
+            "baseline_contact_everyone_profit_mu": baseline["profit"] if baseline else "no Response in the file",
             "impact_table": table(impact[IMPACT_COLUMNS_SHOWN]),
             **chart(report_store, "retargeting_impact.png", impact_chart(impact), "impact chart"),
         },

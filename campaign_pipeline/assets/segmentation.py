@@ -50,6 +50,7 @@ class SegmentationConfig(Config):
     k_max: int = Field(8, description="Largest k the rule may choose")
     min_cluster_share: float = Field(0.05, description="Every cluster must hold at least this share")
     min_stability: float = Field(0.9, description="Mean pairwise adjusted Rand index across seeds")
+    silhouette_tolerance: float = Field(0.02, description="Prefer the smallest k this close to the best silhouette")
     force_k: int | None = Field(None, description="Skip the rule and use this k")
     silhouette_sample: int = Field(20_000, description="Silhouette on a fixed sample above this many rows")
     fit_sample: int = Field(200_000, description="k-means fits on a fixed sample above this many rows")
@@ -73,6 +74,7 @@ def segmentation_model(
         k_max=config.k_max,
         min_cluster_share=config.min_cluster_share,
         min_stability=config.min_stability,
+        silhouette_tolerance=config.silhouette_tolerance,
         force_k=config.force_k,
     )
     settings = SweepSettings(

@@ -41,11 +41,42 @@ def impact_chart(table: pd.DataFrame) -> bytes:
     labels = [f"{row.cluster}: {row.name}" for row in table.itertuples()]
     axis.bar(positions - 0.2, table["expected_profit"], width=0.4, label="contact everyone")
     axis.bar(positions + 0.2, table["targeted_profit"], width=0.4, label="contact if expected profit > 0")
-    for position, recommended in zip(positions, table["recommended"]):
+    for position, recommended, profit in zip(positions, table["recommended"], table["targeted_profit"]):
         if recommended:
-            axis.annotate("recommended", (position + 0.2, 0), ha="center", va="bottom", color="crimson", fontsize=8)
+            axis.annotate("recommended", (position + 0.2, profit), ha="center", va="bottom", color="crimson", fontsize=8)
     axis.axhline(0, color="black", linewidth=0.8)
     axis.set_xticks(positions, labels, rotation=20, ha="right", fontsize=8)
     axis.set(ylabel="expected profit (MU)", title="Retargeting impact per cluster")
     axis.legend(fontsize=8)
+    return _png(figure)
+
+
+def segment_rates_chart(rates: pd.DataFrame) -> bytes:
+    """Response rate per segment with 95% Wilson intervals, one panel per dimension."""
+    dimensions = list(dict.fromkeys(rates["dimension"]))
+    figure, axes = plt.subplots(1, len(dimensions), figsize=(3.2 * len(dimensions), 3.2), sharey=True)
+    for axis, dimension in zip(np.atleast_1d(axes), dimensions):
+        part = rates[rates["dimension"].eq(dimension)]
+        errors = [part["response_rate"] - part["response_rate_low"], part["response_rate_high"] - part["response_rate"]]
+        axis.bar(part["segment"], part["response_rate"], yerr=errors, capsize=3, color="steelblue")
+        for position, size in enumerate(part["customers"]):
+            axis.annotate(f"n={size}", (position, 0), ha="center", va="bottom", fontsize=7, color="white")
+        axis.set_title(dimension.replace("_", " "), fontsize=9)
+        axis.tick_params(axis="x", labelrotation=30, labelsize=7)
+    np.atleast_1d(axes)[0].set_ylabel("response rate (95% Wilson CI)")
+    return _png(figure)
+
+
+def pca_scatter_chart(coordinates: np.ndarray, labels: np.ndarray, names: dict[int, str], explained: np.ndarray) -> bytes:
+    """Customers on the first two principal components, coloured by the chosen model's labels."""
+    figure, axis = plt.subplots(figsize=(6.5, 4.5))
+    for cluster in sorted(np.unique(labels)):
+        points = coordinates[labels == cluster]
+        axis.scatter(points[:, 0], points[:, 1], s=6, alpha=0.6, label=f"{cluster}: {names.get(int(cluster), '')}")
+    axis.set(
+        xlabel=f"PC1 ({explained[0]:.0%} of variance)",
+        ylabel=f"PC2 ({explained[1]:.0%} of variance)",
+        title=f"Segments (k = {len(np.unique(labels))}) on the segmentation features",
+    )
+    axis.legend(fontsize=7, markerscale=2, loc="best")
     return _png(figure)

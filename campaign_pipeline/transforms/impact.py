@@ -70,6 +70,18 @@ def retargeting_table(scored: pd.DataFrame, profile: pd.DataFrame, cost: float, 
     return table
 
 
+def contact_everyone(customers: pd.DataFrame, cost: float, revenue: float) -> dict | None:
+    """Observed result of contacting every customer in the table; None without Response."""
+    if RESPONSE not in customers.columns:
+        return None
+    responders = int(customers[RESPONSE].sum())
+    return {
+        "customers": len(customers),
+        "responders": responders,
+        "profit": responders * revenue - len(customers) * cost,
+    }
+
+
 def recommendation_rationale(table: pd.DataFrame) -> str:
     """Why the recommended cluster, in numbers."""
     row = table[table["recommended"]].iloc[0]

@@ -10,7 +10,7 @@ from campaign_pipeline.schemas import CHANNEL_PURCHASE_COLUMNS, PRODUCT_FAMILIES
 
 # measure -> (column, unit, word when higher, word when lower)
 PROFILE_MEASURES = {
-    "income": ("Income", "MU", "affluent", "budget"),
+    "income": ("Income", "MU", "affluent", "lower-income"),
     "spend": ("customer_value_index", "MU", "high-spend", "low-spend"),
     "purchases": ("total_purchases", "purchases", "frequent", "occasional"),
     "recency": ("Recency", "days", "lapsed", "recently active"),
@@ -19,8 +19,6 @@ PROFILE_MEASURES = {
     "tenure": ("tenure_months", "months", "long-standing", "newer"),
     "loyalty": ("loyalty_score", "campaigns accepted", "campaign-responsive", "campaign-averse"),
 }
-# Order in which real differences are used to name a cluster: what marketers segment on.
-NAMING_ORDER = ("spend", "income", "children", "loyalty", "purchases", "web_visits", "recency", "tenure")
 SIGNIFICANCE = 0.01
 MIN_EFFECT = 0.2
 
@@ -58,35 +56,40 @@ def profile_clusters(clustered: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows)
 
 
-def name_clusters(profile: pd.DataFrame) -> dict[int, str]:
-    """A short, unique descriptive name per cluster from its two strongest real differences
-    in ``NAMING_ORDER`` (a third is added when two names would collide)."""
-    words: dict[int, list[str]] = {}
+def name_clusters(profile: pd.DataFrame, adjectives: int = 2) -> dict[int, str]:
+    """A short, unique descriptive name per cluster: its strongest real differences
+    (largest effect first) as adjectives, and the household when children differ for
+    real; a further adjective is added only where two names would collide."""
+    ranked: dict[int, list[str]] = {}
+    nouns: dict[int, str] = {}
     for cluster, rows in profile.groupby("cluster"):
-        real = rows[rows["real_difference"]].set_index("measure")
-        ranked = [m for m in NAMING_ORDER if m in real.index]
-        words[int(cluster)] = [
-            PROFILE_MEASURES[m][2] if real.loc[m, "effect"] > 0 else PROFILE_MEASURES[m][3] for m in ranked
-        ]
+        real = rows[rows["real_difference"]].sort_values("effect", key=abs, ascending=False, kind="stable")
+        words = []
+        for measure, effect in zip(real["measure"], real["effect"]):
+            _, _, higher, lower = PROFILE_MEASURES[measure]
+            word = higher if effect > 0 else lower
+            if measure == "children":
+                nouns[int(cluster)] = word
+            else:
+                words.append(word)
+        ranked[int(cluster)] = words
 
-    def phrase(parts: list[str]) -> str:
-        if not parts:
-            return "typical customers"
-        nouns = [p for p in parts if p.startswith(("families", "households"))]
-        adjectives = [p for p in parts if p not in nouns]
-        return " ".join([*adjectives, nouns[0] if nouns else "customers"])
+    def phrase(cluster: int, count: int) -> str:
+        parts = ranked[cluster][:count]
+        name = " ".join([*parts, nouns.get(cluster, "customers")])
+        return name if parts or cluster in nouns else "typical customers"
 
-    names: dict[int, str] = {}
-    for length in (2, 3, len(NAMING_ORDER)):
-        names = {cluster: phrase(parts[:length]) for cluster, parts in words.items()}
-        if len(set(names.values())) == len(names):
+    names = {cluster: phrase(cluster, adjectives) for cluster in ranked}
+    for count in range(adjectives + 1, len(PROFILE_MEASURES) + 1):
+        clashing = {c for c in names if list(names.values()).count(names[c]) > 1}
+        if not clashing:
             break
+        names.update({cluster: phrase(cluster, count) for cluster in clashing})
     seen: dict[str, int] = {}
     for cluster in sorted(names):
-        base = names[cluster]
-        seen[base] = seen.get(base, 0) + 1
-        if seen[base] > 1:
-            names[cluster] = f"{base} ({seen[base]})"
+        seen[names[cluster]] = seen.get(names[cluster], 0) + 1
+        if seen[names[cluster]] > 1:
+            names[cluster] = f"{names[cluster]} ({seen[names[cluster]]})"
     return names
 
 
@@ -102,3 +105,25 @@ def segment_mix(clustered: pd.DataFrame) -> pd.DataFrame:
     if RESPONSE in clustered.columns:
         mix["response_rate"] = clustered.groupby("cluster")[RESPONSE].mean()
     return mix.reset_index()
+
+
+def profile_table(clustered: pd.DataFrame, names: dict[int, str]) -> pd.DataFrame:
+    """One row per cluster, in real units, each figure beside the overall value:
+    ``<measure>`` (cluster mean), ``<measure>_overall`` and ``<measure>_is_different``
+    (a real difference by the test above), then channel mix, top product family and
+    response rate."""
+    long = profile_clusters(clustered)
+    sizes = clustered["cluster"].value_counts().sort_index()
+    table = pd.DataFrame({"cluster": sizes.index.astype("int64"), "customers": sizes.to_numpy()})
+    table["name"] = table["cluster"].map(names)
+    table["share"] = table["customers"] / table["customers"].sum()
+    for measure, (_, unit, _, _) in PROFILE_MEASURES.items():
+        rows = long[long["measure"].eq(measure)].set_index("cluster").reindex(table["cluster"])
+        column = f"{measure}_{unit}" if unit in ("MU", "days", "months") else measure
+        table[column] = rows["cluster_mean"].to_numpy()
+        table[f"{column}_overall"] = rows["overall_mean"].to_numpy()
+        table[f"{column}_is_different"] = rows["real_difference"].to_numpy()
+    table = table.merge(segment_mix(clustered), on="cluster", how="left")
+    if RESPONSE in clustered.columns:
+        table["response_rate_overall"] = clustered[RESPONSE].mean()
+    return table

@@ -1,0 +1,104 @@
+"""Analysis: conversion by segment with honest statistics, cluster profiles in real units,
+and the segmentation report that ties the numbers and charts together for a marketer."""
+
+import pandas as pd
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, Output, asset
+
+from campaign_pipeline.contracts import contract_type
+from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.metadata import chart, table
+from campaign_pipeline.resources import CampaignEconomics, ReportStore
+from campaign_pipeline.schemas import RESPONSE, ClusterProfiles, ConversionAnalysis
+from campaign_pipeline.transforms.charts import pca_scatter_chart, segment_rates_chart
+from campaign_pipeline.transforms.impact import contact_everyone
+from campaign_pipeline.transforms.profiles import profile_table
+from campaign_pipeline.transforms.reports import segmentation_report_markdown
+from campaign_pipeline.transforms.segmentation import SegmentationModel, principal_components
+from campaign_pipeline.transforms.statistics import conversion_analysis as analyse_conversion
+
+ANALYSIS = "analysis"
+
+
+@asset(group_name=ANALYSIS, code_version="1", dagster_type=contract_type(ConversionAnalysis))
+def conversion_analysis(
+    context: AssetExecutionContext, engineered_customers: pd.DataFrame, report_store: ReportStore
+) -> Output[pd.DataFrame]:
+    """Response by age group, recency segment, preferred channel, loyalty score and family
+    size: customers, responders, response rate and conversion rate (responses per
+    interaction) with 95% Wilson intervals. Per dimension: chi-square of Response with
+    groups whose expected counts are below 5 merged (and the merge reported), Cramér's V,
+    Kruskal-Wallis on conversion rate, and a one-sentence conclusion at α = 0.05."""
+    if RESPONSE not in engineered_customers.columns:
+        raise InputDataError(
+            "conversion cannot be analysed without the observed response",
+            source="engineered_customers",
+            column=RESPONSE,
+            expected="a customer file with Response to analyse; scoring-only files skip this asset",
+        )
+    rates = analyse_conversion(engineered_customers)
+    age = rates[rates["dimension"].eq("age_group")].iloc[0]
+    context.log.info(age["conclusion"])
+    conclusions = rates.groupby("dimension", sort=False)["conclusion"].first()
+    return Output(
+        rates,
+        metadata={
+            "age_conclusion": age["conclusion"],
+            "age_chi2_p_value": float(age["chi2_p_value"]),
+            "age_cramers_v": float(age["cramers_v"]),
+            "age_kruskal_p_value": float(age["kruskal_p_value"]),
+            "conclusions": "\n".join(f"- {text}" for text in conclusions),
+            "segments": table(
+                rates[["dimension", "segment", "customers", "responders", "response_rate", "response_rate_low",
+                       "response_rate_high", "conversion_rate", "conversion_rate_mean"]]
+            ),
+            **chart(report_store, "conversion_by_segment.png", segment_rates_chart(rates), "response by segment"),
+        },
+    )
+
+
+@asset(group_name=ANALYSIS, code_version="1", dagster_type=contract_type(ClusterProfiles))
+def cluster_profiles(
+    clustered_customers: pd.DataFrame,
+    scaled_customers: pd.DataFrame,
+    segmentation_model: SegmentationModel,
+    report_store: ReportStore,
+) -> Output[pd.DataFrame]:
+    """Per cluster, in real units and beside the overall value: size and share; mean
+    income and spend (MU), recency (days), web visits, children, tenure (months) and
+    campaigns accepted, each flagged when the difference is real (Mann-Whitney p < 0.01,
+    effect >= 0.2); channel mix, top product family and response rate. With a 2-D PCA
+    scatter coloured by the chosen model's labels."""
+    profiles = profile_table(clustered_customers, segmentation_model.names)
+    matrix = scaled_customers.drop(columns=["ID"])
+    coordinates, rows, explained = principal_components(matrix)
+    labels = clustered_customers["cluster"].to_numpy()[rows]
+    scatter = pca_scatter_chart(coordinates, labels, segmentation_model.names, explained)
+    return Output(
+        profiles,
+        metadata={
+            "profiles": table(profiles, decimals=2),
+            **chart(report_store, "cluster_pca.png", scatter, "PCA scatter"),
+        },
+    )
+
+
+@asset(group_name=ANALYSIS, code_version="1")
+def segmentation_report(
+    conversion_analysis: pd.DataFrame,
+    cluster_profiles: pd.DataFrame,
+    retargeting_impact: pd.DataFrame,
+    segmentation_model: SegmentationModel,
+    raw_customers: pd.DataFrame,
+    campaign_economics: CampaignEconomics,
+    report_store: ReportStore,
+) -> MaterializeResult:
+    """``reports/segmentation_report.md``: the age conclusion, the conversion analysis, the
+    choice of k, the cluster profiles and the retargeting recommendation, with the charts,
+    every number taken from the upstream assets."""
+    cost, revenue = campaign_economics.resolve(raw_customers)
+    baseline = contact_everyone(raw_customers, cost, revenue)
+    text = segmentation_report_markdown(
+        conversion_analysis, cluster_profiles, retargeting_impact, segmentation_model, baseline
+    )
+    path = report_store.write_text("segmentation_report.md", text)
+    return MaterializeResult(metadata={"path": MetadataValue.path(str(path)), "report": MetadataValue.md(text)})
