@@ -5,6 +5,7 @@ Environment variables choose where things are, never what the code does:
 - ``CAMPAIGN_RAW_CSV``: the customer file; unset means the seeded synthetic sample.
 - ``CAMPAIGN_DATA_DIR``: where Parquet, models, reports and exports go (default ``data``;
   any ``universal-pathlib`` URL such as ``s3://bucket/campaign`` works).
+- ``CAMPAIGN_TIMEZONE``: timezone of the nightly and weekly schedules (default ``UTC``).
 - ``CAMPAIGN_EXECUTOR``: ``in_process`` (default; fastest on small machines because every
   step would otherwise re-import pandas and scikit-learn) or ``multiprocess``.
 """
@@ -21,6 +22,7 @@ from dagster import (
 )
 
 from campaign_pipeline.assets import analysis, features, impact, ingest, response, segmentation
+from campaign_pipeline.automation import build_schedules, customer_file_changed, nightly_rescore, retrain
 from campaign_pipeline.io_managers import ModelIOManagerFactory, ParquetIOManagerFactory
 from campaign_pipeline.resources import CampaignEconomics, CustomerSource, ReportStore
 
@@ -32,6 +34,7 @@ def build_definitions(
     data_dir: str | EnvVar = "data",
     raw_csv: str | EnvVar = "",
     executor: ExecutorDefinition = in_process_executor,
+    timezone: str = "UTC",
 ) -> Definitions:
     """Assets, resources and executor; tests call this with a temporary ``data_dir``."""
     return Definitions(
@@ -44,6 +47,9 @@ def build_definitions(
             "campaign_economics": CampaignEconomics(),
         },
         executor=executor,
+        jobs=[nightly_rescore, retrain],
+        schedules=build_schedules(timezone),
+        sensors=[customer_file_changed],
     )
 
 
@@ -63,4 +69,5 @@ defs = build_definitions(
     data_dir=_from_env("CAMPAIGN_DATA_DIR", "data"),
     raw_csv=_from_env("CAMPAIGN_RAW_CSV", ""),
     executor=_executor_from_env(),
+    timezone=os.environ.get("CAMPAIGN_TIMEZONE", "UTC"),
 )

@@ -252,3 +252,20 @@ class RetargetingImpact(pa.DataFrameModel):
     @pa.dataframe_check(description="Exactly one cluster is recommended")
     def one_recommended(cls, frame: pd.DataFrame) -> bool:
         return int(frame["recommended"].sum()) == 1
+
+
+class ContactList(pa.DataFrameModel):
+    """Customers worth contacting, best first, with what to say and where."""
+
+    ID: Series[int] = pa.Field(unique=True, ge=0)
+    cluster: Series[int] = pa.Field(ge=0)
+    cluster_name: Series[str]
+    response_probability: Series[float] = pa.Field(ge=0, le=1)
+    expected_profit: Series[float] = pa.Field(gt=0, description="MU")
+    preferred_channel: Series[str] = pa.Field(isin=list(CHANNELS))
+    feature_product: Series[str] = pa.Field(description="Product family to feature")
+    suggested_action: Series[str]
+
+    class Config:
+        strict = True
+        ordered = True

@@ -15,6 +15,7 @@ EXPECTED_DEPENDENCIES = {
     "response_model": {"engineered_customers", "raw_customers"},
     "scored_customers": {"clustered_customers", "response_model"},
     "retargeting_impact": {"scored_customers", "clustered_customers", "raw_customers"},
+    "contact_list": {"scored_customers", "clustered_customers"},
     "conversion_analysis": {"engineered_customers"},
     "cluster_profiles": {"clustered_customers", "scaled_customers", "segmentation_model"},
     "segmentation_report": {

@@ -23,10 +23,12 @@ DATASETS = (
 )
 
 
-def materialize_all(data_dir: Path, raw_csv: str = "", run_config: dict | None = None, raise_on_error: bool = True):
+def materialize_all(
+    data_dir: Path, raw_csv: str = "", run_config: dict | None = None, raise_on_error: bool = True, job: str = ""
+):
     defs = build_definitions(data_dir=str(data_dir), raw_csv=raw_csv)
-    job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(
+    job_def = defs.resolve_job_def(job) if job else defs.resolve_implicit_global_asset_job_def()
+    return job_def.execute_in_process(
         run_config=run_config or {}, instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error
     )
 
@@ -37,6 +39,10 @@ def checksums(data_dir: Path) -> dict[str, str]:
         for path in sorted(data_dir.rglob("*"))
         if path.is_file()
     }
+
+
+def model_contacts(data_dir: Path) -> int:
+    return int(pd.read_parquet(data_dir / "scored_customers.parquet")["contact"].sum())
 
 
 @pytest.fixture(scope="module")
@@ -108,5 +114,39 @@ def test_real_file_end_to_end(real_csv, tmp_path):
     assert "Response does not differ significantly by age group" in report and "Cramér's V" in report
     for chart in ("k_sweep.png", "cluster_pca.png", "retargeting_impact.png", "conversion_by_segment.png"):
         assert (tmp_path / "reports" / chart).stat().st_size > 10_000, chart
+    model = json.loads((tmp_path / "reports" / "response_model.json").read_text())
+    assert model["cv_roc_auc"] >= 0.88 and model["cv_pr_auc"] >= 0.60
+    assert model["contacted_response_rate"] >= 0.45
+    assert model["campaign_profit"] >= 1000 and model["baseline_profit"] == -3046
+    contacts = pd.read_csv(tmp_path / "exports" / "contact_list.csv")
+    assert len(contacts) == model_contacts(tmp_path) and contacts["ID"].is_unique
     profiles = pd.read_parquet(tmp_path / "cluster_profiles.parquet")
     assert profiles["name"].is_unique and {"income_MU", "spend_MU", "recency_days"} <= set(profiles.columns)
+
+
+def test_nightly_rescore_scores_a_file_without_response_with_the_stored_models(tmp_path, synthetic_frame):
+    from campaign_pipeline.synthetic import write_customers_csv
+
+    with_response, without_response = tmp_path / "with.csv", tmp_path / "without.csv"
+    write_customers_csv(synthetic_frame, with_response)
+    write_customers_csv(synthetic_frame.drop(columns=["Response"]), without_response)
+    data_dir = tmp_path / "data"
+    assert materialize_all(data_dir, raw_csv=str(with_response)).success
+    models_before = {k: v for k, v in checksums(data_dir).items() if k.startswith("models/")}
+    trained_scores = pd.read_parquet(data_dir / "scored_customers.parquet")
+
+    assert materialize_all(data_dir, raw_csv=str(without_response), job="nightly_rescore").success
+    first = checksums(data_dir)
+    assert {k: v for k, v in first.items() if k.startswith("models/")} == models_before  # nothing refitted
+    rescored = pd.read_parquet(data_dir / "scored_customers.parquet")
+    assert rescored["Response"].isna().all()
+    both = trained_scores.merge(rescored, on="ID", suffixes=("_trained", "_rescored"))
+    assert len(both) == len(trained_scores)
+    assert (both["response_probability_trained"] - both["response_probability_rescored"]).abs().max() < 1e-12
+    assert (both["cluster_trained"] == both["cluster_rescored"]).all()
+    contacts = pd.read_csv(data_dir / "exports" / "contact_list.csv")
+    assert len(contacts) == rescored["contact"].sum() and contacts["ID"].is_unique
+
+    # Unchanged input: byte-identical scores.
+    assert materialize_all(data_dir, raw_csv=str(without_response), job="nightly_rescore").success
+    assert checksums(data_dir)["scored_customers.parquet"] == first["scored_customers.parquet"]

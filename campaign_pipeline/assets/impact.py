@@ -1,16 +1,18 @@
 """Impact: what retargeting each cluster would bring, in money."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, Output, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, Output, asset
 
 from campaign_pipeline.contracts import contract_type
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import CampaignEconomics, ReportStore
-from campaign_pipeline.schemas import RetargetingImpact
+from campaign_pipeline.schemas import ContactList, RetargetingImpact
 from campaign_pipeline.transforms.charts import impact_chart
 from campaign_pipeline.transforms.impact import (
     RECOMMENDATION_RULE,
+    channel_summary,
     contact_everyone,
+    contact_list as build_contact_list,
     recommendation_rationale,
     retargeting_table,
 )
@@ -75,4 +77,27 @@ def retargeting_impact(
             "impact_table": table(impact[IMPACT_COLUMNS_SHOWN]),
             **chart(report_store, "retargeting_impact.png", impact_chart(impact), "impact chart"),
         },
+    )
+
+
+@asset(group_name="impact", code_version="1")
+def contact_list(
+    scored_customers: pd.DataFrame, clustered_customers: pd.DataFrame, report_store: ReportStore
+) -> MaterializeResult:
+    """``exports/contact_list.csv``: one row per customer worth contacting (expected profit
+    > 0), best first, with cluster name, probability, expected profit (MU), preferred
+    channel and the product family to feature, for an email or CRM tool. Also
+    ``exports/contact_list_by_channel.csv``, the per-channel summary."""
+    contacts = ContactList.validate(build_contact_list(scored_customers, clustered_customers))
+    by_channel = channel_summary(contacts)
+    path = report_store.write_bytes("exports", "contact_list.csv", contacts.to_csv(index=False).encode())
+    report_store.write_bytes("exports", "contact_list_by_channel.csv", by_channel.to_csv(index=False).encode())
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(path)),
+            "dagster/row_count": len(contacts),
+            "expected_profit_mu": float(contacts["expected_profit"].sum()),
+            "by_channel": table(by_channel),
+            "top_contacts": table(contacts.head(10)),
+        }
     )

@@ -80,3 +80,14 @@ def pca_scatter_chart(coordinates: np.ndarray, labels: np.ndarray, names: dict[i
     )
     axis.legend(fontsize=7, markerscale=2, loc="best")
     return _png(figure)
+
+
+def profit_curve_chart(curve: pd.DataFrame, chosen_share: float, chosen_profit: float) -> bytes:
+    """Out-of-fold campaign profit by share of customers contacted, best first."""
+    figure, axis = plt.subplots(figsize=(6.5, 3.4))
+    axis.plot(curve["contact_share"] * 100, curve["profit"], marker=".")
+    axis.axhline(0, color="black", linewidth=0.8)
+    axis.scatter([chosen_share * 100], [chosen_profit], color="crimson", zorder=3, label="break-even rule p x revenue > cost")
+    axis.set(xlabel="customers contacted, best scores first (%)", ylabel="profit (MU, out of fold)", title="Profit curve")
+    axis.legend(fontsize=8)
+    return _png(figure)

@@ -98,3 +98,24 @@ def recommendation_rationale(table: pd.DataFrame) -> str:
         f"{row['share_of_expected_profit']:.0%} of the targeted profit over all clusters "
         f"(contacting the whole cluster: {row['expected_profit']:,.0f} MU). Rule: {RECOMMENDATION_RULE}."
     )
+
+
+def contact_list(scored: pd.DataFrame, clustered: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer to contact, highest expected profit first: where to reach them
+    (their preferred channel) and what to feature (their top product family)."""
+    details = clustered[["ID", "preferred_channel", "top_product_family"]]
+    contacts = scored.loc[scored["contact"], ["ID", "cluster", "cluster_name", "response_probability", "expected_profit"]]
+    contacts = contacts.merge(details, on="ID", how="left").rename(columns={"top_product_family": "feature_product"})
+    channel = contacts["preferred_channel"].replace({"none": "email"})
+    contacts["suggested_action"] = "contact via " + channel + ", feature " + contacts["feature_product"]
+    return contacts.sort_values(["expected_profit", "ID"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def channel_summary(contacts: pd.DataFrame) -> pd.DataFrame:
+    """Contacts, expected acceptances and expected profit per preferred channel."""
+    summary = contacts.groupby("preferred_channel").agg(
+        contacts=("ID", "size"),
+        expected_responders=("response_probability", "sum"),
+        expected_profit=("expected_profit", "sum"),
+    )
+    return summary.sort_values("expected_profit", ascending=False).reset_index()

@@ -1,0 +1,82 @@
+"""Jobs, schedules and the input sensor: nightly rescoring without refitting, weekly retraining."""
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    ScheduleDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    define_asset_job,
+    sensor,
+)
+
+from campaign_pipeline.resources import CustomerSource
+
+# Everything that depends on the customers but not on fitting: rescoring reads the input
+# again and applies the stored preprocessor, k-means and response model.
+RESCORED_ASSETS = AssetSelection.assets(
+    "raw_customers",
+    "cleaned_customers",
+    "engineered_customers",
+    "scaled_customers",
+    "clustered_customers",
+    "cluster_profiles",
+    "scored_customers",
+    "retargeting_impact",
+    "contact_list",
+)
+
+nightly_rescore = define_asset_job(
+    "nightly_rescore",
+    selection=RESCORED_ASSETS,
+    description="Re-read the customer file and rescore it with the last fitted transformers and models (no refit).",
+)
+retrain = define_asset_job(
+    "retrain",
+    selection=AssetSelection.all(),
+    description="Refit the segmentation and response models and rebuild every asset.",
+)
+
+
+def build_schedules(timezone: str) -> list[ScheduleDefinition]:
+    """Nightly rescoring at 02:00 and retraining on Sundays at 03:00, running by default."""
+    return [
+        ScheduleDefinition(
+            name="nightly_rescore_schedule",
+            job=nightly_rescore,
+            cron_schedule="0 2 * * *",
+            execution_timezone=timezone,
+            default_status=DefaultScheduleStatus.RUNNING,
+            description="Rescore customers every night at 02:00.",
+        ),
+        ScheduleDefinition(
+            name="weekly_retrain_schedule",
+            job=retrain,
+            cron_schedule="0 3 * * 0",
+            execution_timezone=timezone,
+            default_status=DefaultScheduleStatus.RUNNING,
+            description="Refit the models every Sunday at 03:00.",
+        ),
+    ]
+
+
+@sensor(
+    job=nightly_rescore,
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Rescore when the customer file's content changes (the cursor is its SHA-256).",
+)
+def customer_file_changed(context: SensorEvaluationContext, customer_source: CustomerSource):
+    try:
+        fingerprint = customer_source.fingerprint()
+    except OSError as error:
+        return SkipReason(f"Cannot read the customer file: {error}")
+    if context.cursor is None:
+        context.update_cursor(fingerprint)
+        return SkipReason("Recorded the current input; changes from now on trigger rescoring.")
+    if fingerprint == context.cursor:
+        return SkipReason("The customer file has not changed.")
+    context.update_cursor(fingerprint)
+    return RunRequest(run_key=fingerprint, tags={"input_fingerprint": fingerprint})
