@@ -41,6 +41,24 @@ def test_asset_keys_and_edges():
     assert actual == EXPECTED_DEPENDENCIES
 
 
+CONTRACT_CHECKED = {
+    "raw_customers",
+    "cleaned_customers",
+    "engineered_customers",
+    "scaled_customers",
+    "clustered_customers",
+    "scored_customers",
+    "retargeting_impact",
+    "conversion_analysis",
+    "cluster_profiles",
+}
+
+
+def test_every_dataset_has_a_contract_check():
+    checks = {key.asset_key.to_user_string() for key in asset_graph().asset_check_keys if key.name == "contract"}
+    assert checks == CONTRACT_CHECKED
+
+
 def test_every_asset_has_a_group_code_version_and_description():
     graph = asset_graph()
     for key in graph.get_all_asset_keys():

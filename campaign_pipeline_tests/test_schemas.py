@@ -3,9 +3,9 @@
 import pandas as pd
 import pandera.errors as pa_errors
 import pytest
-from dagster import check_dagster_type
+from dagster import AssetCheckKey, AssetKey, DagsterInstance, materialize
 
-from campaign_pipeline.contracts import contract_type, describe_failures
+from campaign_pipeline.contracts import contract_failures, data_asset, describe_failures
 from campaign_pipeline.schemas import RawCustomers, RetargetingImpact
 from campaign_pipeline.transforms.reading import type_customer_table
 
@@ -17,17 +17,41 @@ def raw(synthetic_frame) -> pd.DataFrame:
 
 
 def test_good_raw_frame_passes(raw):
-    RawCustomers.validate(raw)
-    assert check_dagster_type(contract_type(RawCustomers), raw).success
+    assert contract_failures(RawCustomers, raw) is None
 
 
 def test_negative_spend_fails_with_the_row_and_value(raw):
     raw.loc[raw.index[4], "MntWines"] = -7
-    result = check_dagster_type(contract_type(RawCustomers), raw)
+    failures = contract_failures(RawCustomers, raw)
+    assert len(failures) == 1 and failures["column"].item() == "MntWines"
+    text = describe_failures("RawCustomers", failures)
+    assert "MntWines" in text and "-7" in text and str(raw.index[4]) in text
+
+
+def test_checked_asset_fails_its_check_and_writes_nothing(raw, tmp_path):
+    from campaign_pipeline.io_managers import ParquetIOManagerFactory
+
+    broken = raw.copy()
+    broken.loc[broken.index[0], "Recency"] = -1
+
+    @data_asset(contract=RawCustomers, group_name="test")
+    def customers_under_test():
+        return broken
+
+    result = materialize(
+        [customers_under_test],
+        resources={"io_manager": ParquetIOManagerFactory(base_dir=str(tmp_path))},
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
     assert not result.success
-    assert "MntWines" in result.description and "-7" in result.description
-    assert result.metadata["num_failures"].value == 1
-    assert result.metadata["failure_cases"].value.records[0].data["column"] == "MntWines"
+    check = result.get_asset_check_evaluations()[0]
+    assert check.asset_check_key == AssetCheckKey(AssetKey("customers_under_test"), "contract")
+    assert not check.passed and "Recency" in check.description
+    assert check.metadata["failure_cases"].value.records[0].data["column"] == "Recency"
+    failure = result.get_step_failure_events()[0].step_failure_data
+    assert "Recency" in failure.user_failure_data.description
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_column_and_wrong_type_fail(raw):

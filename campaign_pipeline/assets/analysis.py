@@ -2,9 +2,9 @@
 and the segmentation report that ties the numbers and charts together for a marketer."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, Output
 
-from campaign_pipeline.contracts import contract_type
+from campaign_pipeline.contracts import data_asset
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import CampaignEconomics, ReportStore
@@ -19,7 +19,7 @@ from campaign_pipeline.transforms.statistics import conversion_analysis as analy
 ANALYSIS = "analysis"
 
 
-@asset(group_name=ANALYSIS, code_version="1", dagster_type=contract_type(ConversionAnalysis))
+@data_asset(contract=ConversionAnalysis, group_name=ANALYSIS, code_version="1")
 def conversion_analysis(
     context: AssetExecutionContext, engineered_customers: pd.DataFrame, report_store: ReportStore
 ) -> Output[pd.DataFrame]:
@@ -56,7 +56,7 @@ def conversion_analysis(
     )
 
 
-@asset(group_name=ANALYSIS, code_version="1", dagster_type=contract_type(ClusterProfiles))
+@data_asset(contract=ClusterProfiles, group_name=ANALYSIS, code_version="1")
 def cluster_profiles(
     clustered_customers: pd.DataFrame,
     scaled_customers: pd.DataFrame,
@@ -82,7 +82,7 @@ def cluster_profiles(
     )
 
 
-@asset(group_name=ANALYSIS, code_version="1")
+@data_asset(group_name=ANALYSIS, code_version="1")
 def segmentation_report(
     conversion_analysis: pd.DataFrame,
     cluster_profiles: pd.DataFrame,

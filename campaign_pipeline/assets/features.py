@@ -1,10 +1,10 @@
 """Features: the engineered columns of REFERENCE §2 at one explicit reference date."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, Output, asset
+from dagster import AssetExecutionContext, Config, Output
 from pydantic import Field
 
-from campaign_pipeline.contracts import contract_type
+from campaign_pipeline.contracts import data_asset
 from campaign_pipeline.schemas import EngineeredCustomers
 from campaign_pipeline.transforms.features import engineer_features
 
@@ -18,7 +18,7 @@ class FeatureConfig(Config):
     )
 
 
-@asset(group_name="features", code_version="1", dagster_type=contract_type(EngineeredCustomers))
+@data_asset(contract=EngineeredCustomers, group_name="features", code_version="1")
 def engineered_customers(
     context: AssetExecutionContext, config: FeatureConfig, cleaned_customers: pd.DataFrame
 ) -> Output[pd.DataFrame]:

@@ -1,9 +1,9 @@
 """Impact: what retargeting each cluster would bring, in money."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, Output
 
-from campaign_pipeline.contracts import contract_type
+from campaign_pipeline.contracts import data_asset, require_contract
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import CampaignEconomics, ReportStore
 from campaign_pipeline.schemas import ContactList, RetargetingImpact
@@ -37,7 +37,7 @@ IMPACT_COLUMNS_SHOWN = [
 ]
 
 
-@asset(group_name="impact", code_version="1", dagster_type=contract_type(RetargetingImpact))
+@data_asset(contract=RetargetingImpact, group_name="impact", code_version="1")
 def retargeting_impact(
     context: AssetExecutionContext,
     scored_customers: pd.DataFrame,
@@ -80,7 +80,7 @@ def retargeting_impact(
     )
 
 
-@asset(group_name="impact", code_version="1")
+@data_asset(group_name="impact", code_version="1")
 def contact_list(
     scored_customers: pd.DataFrame, clustered_customers: pd.DataFrame, report_store: ReportStore
 ) -> MaterializeResult:
@@ -88,7 +88,7 @@ def contact_list(
     > 0), best first, with cluster name, probability, expected profit (MU), preferred
     channel and the product family to feature, for an email or CRM tool. Also
     ``exports/contact_list_by_channel.csv``, the per-channel summary."""
-    contacts = ContactList.validate(build_contact_list(scored_customers, clustered_customers))
+    contacts = require_contract(ContactList, build_contact_list(scored_customers, clustered_customers))
     by_channel = channel_summary(contacts)
     path = report_store.write_bytes("exports", "contact_list.csv", contacts.to_csv(index=False).encode())
     report_store.write_bytes("exports", "contact_list_by_channel.csv", by_channel.to_csv(index=False).encode())

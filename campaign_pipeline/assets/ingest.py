@@ -3,10 +3,10 @@
 from dataclasses import asdict
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, Output, asset
+from dagster import AssetExecutionContext, Config, Output
 from pydantic import Field
 
-from campaign_pipeline.contracts import contract_type
+from campaign_pipeline.contracts import data_asset
 from campaign_pipeline.resources import CustomerSource
 from campaign_pipeline.schemas import CleanedCustomers, RawCustomers
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
@@ -14,7 +14,7 @@ from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
 INGEST = "ingest"
 
 
-@asset(group_name=INGEST, code_version="1", dagster_type=contract_type(RawCustomers))
+@data_asset(contract=RawCustomers, group_name=INGEST, code_version="1")
 def raw_customers(context: AssetExecutionContext, customer_source: CustomerSource) -> Output[pd.DataFrame]:
     """The customer file, typed: one row per customer and the 29 columns of the source.
 
@@ -64,7 +64,7 @@ class CleaningConfig(Config):
         )
 
 
-@asset(group_name=INGEST, code_version="1", dagster_type=contract_type(CleanedCustomers))
+@data_asset(contract=CleanedCustomers, group_name=INGEST, code_version="1")
 def cleaned_customers(
     context: AssetExecutionContext, config: CleaningConfig, raw_customers: pd.DataFrame
 ) -> Output[pd.DataFrame]:

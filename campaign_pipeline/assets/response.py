@@ -3,10 +3,10 @@
 import hashlib
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, Output, asset
+from dagster import AssetExecutionContext, Config, Output
 from pydantic import Field
 
-from campaign_pipeline.contracts import contract_type
+from campaign_pipeline.contracts import data_asset
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import CampaignEconomics, ReportStore
 from campaign_pipeline.schemas import RESPONSE, ScoredCustomers
@@ -40,7 +40,7 @@ def frame_sha256(frame: pd.DataFrame) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
 
 
-@asset(group_name=RESPONSE_GROUP, code_version="1", io_manager_key="model_io_manager")
+@data_asset(group_name=RESPONSE_GROUP, code_version="1", io_manager_key="model_io_manager")
 def response_model(
     context: AssetExecutionContext,
     config: ResponseModelConfig,
@@ -119,7 +119,7 @@ def response_model(
     )
 
 
-@asset(group_name=RESPONSE_GROUP, code_version="1", dagster_type=contract_type(ScoredCustomers))
+@data_asset(contract=ScoredCustomers, group_name=RESPONSE_GROUP, code_version="1")
 def scored_customers(
     clustered_customers: pd.DataFrame, response_model: ResponseModel, campaign_economics: CampaignEconomics
 ) -> Output[pd.DataFrame]:

@@ -1,11 +1,11 @@
 """Segmentation: fitted preprocessor, model matrix, k-means chosen by a stated rule, labels."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, Output, asset
+from dagster import AssetExecutionContext, Config, Output
 from pydantic import Field
 from sklearn.compose import ColumnTransformer
 
-from campaign_pipeline.contracts import contract_type
+from campaign_pipeline.contracts import data_asset
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import ReportStore
 from campaign_pipeline.schemas import ClusteredCustomers, ScaledCustomers
@@ -25,7 +25,7 @@ SEGMENTATION = "segmentation"
 MODEL_IO = "model_io_manager"
 
 
-@asset(group_name=SEGMENTATION, code_version="1", io_manager_key=MODEL_IO)
+@data_asset(group_name=SEGMENTATION, code_version="1", io_manager_key=MODEL_IO)
 def segment_preprocessor(engineered_customers: pd.DataFrame) -> Output[ColumnTransformer]:
     """Fitted scikit-learn ``ColumnTransformer`` for segmentation: log1p then standardise
     spend, purchases and income; standardise children. Fitted here once, reapplied by
@@ -34,7 +34,7 @@ def segment_preprocessor(engineered_customers: pd.DataFrame) -> Output[ColumnTra
     return Output(preprocessor, metadata={"features": list(SEGMENT_FEATURES), "fitted_rows": len(engineered_customers)})
 
 
-@asset(group_name=SEGMENTATION, code_version="1", dagster_type=contract_type(ScaledCustomers))
+@data_asset(contract=ScaledCustomers, group_name=SEGMENTATION, code_version="1")
 def scaled_customers(engineered_customers: pd.DataFrame, segment_preprocessor: ColumnTransformer) -> pd.DataFrame:
     """The segmentation model matrix: ``ID`` plus one standardised column per behavioural
     feature (``seg__*``), from the stored ``segment_preprocessor``. Nothing derived from
@@ -57,7 +57,7 @@ class SegmentationConfig(Config):
     random_state: int = Field(0, description="Seed of samples and the final fit")
 
 
-@asset(group_name=SEGMENTATION, code_version="1", io_manager_key=MODEL_IO)
+@data_asset(group_name=SEGMENTATION, code_version="1", io_manager_key=MODEL_IO)
 def segmentation_model(
     context: AssetExecutionContext,
     config: SegmentationConfig,
@@ -99,7 +99,7 @@ def segmentation_model(
     )
 
 
-@asset(group_name=SEGMENTATION, code_version="1", dagster_type=contract_type(ClusteredCustomers))
+@data_asset(contract=ClusteredCustomers, group_name=SEGMENTATION, code_version="1")
 def clustered_customers(
     engineered_customers: pd.DataFrame, scaled_customers: pd.DataFrame, segmentation_model: SegmentationModel
 ) -> Output[pd.DataFrame]:
