@@ -6,12 +6,15 @@ temporary file next to the target and is renamed over it, so a killed run leaves
 previous file intact.
 """
 
+import fcntl
 import hashlib
 import json
 import os
 import pickle
+import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import (
     ConfigurableIOManagerFactory,
+    InitResourceContext,
     InputContext,
     MetadataValue,
     OutputContext,
@@ -26,18 +30,67 @@ from dagster import (
     TableSchema,
     UPathIOManager,
 )
+from pydantic import Field, PrivateAttr
 from upath import UPath
 
 PARQUET_COMPRESSION = "zstd"
+LOCK_FILE = ".campaign.lock"
+TEMPORARY_SUFFIX = ".tmp"
+
+
+def is_local(path: UPath) -> bool:
+    return path.protocol in ("", "file", "local")
+
+
+class DirectoryLock:
+    """An exclusive ``flock`` on ``<directory>/.campaign.lock``. The kernel releases it when
+    the holding process dies, so a killed run never leaves the directory locked."""
+
+    def __init__(self, directory: Path, timeout_seconds: float):
+        self.directory, self.timeout_seconds = directory, timeout_seconds
+        self._handle = None
+
+    def acquire(self, on_wait: Callable[[str], None] = lambda message: None) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        handle = open(self.directory / LOCK_FILE, "a+")
+        deadline = time.monotonic() + self.timeout_seconds
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._handle = handle
+                return
+            except BlockingIOError:
+                if not waiting:
+                    on_wait(f"Another run is writing to {self.directory}; waiting for it to finish.")
+                    waiting = True
+                if time.monotonic() > deadline:
+                    handle.close()
+                    raise TimeoutError(
+                        f"Another run has held the lock on {self.directory} for over {self.timeout_seconds:.0f} s; "
+                        "wait for it to finish or stop it, then rerun."
+                    ) from None
+                time.sleep(0.25)
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
 
 
 def write_atomically(path: UPath, write: Callable[[Any], None]) -> None:
-    """Call ``write(file)`` on a temporary sibling of ``path``, then rename it into place."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    """Call ``write(file)`` on a temporary sibling of ``path``, then rename it into place.
+
+    Temporaries left by a killed writer of the same file are removed first (writers of one
+    data directory are serialised by its lock)."""
+    for stale in path.parent.glob(f".{path.name}.*{TEMPORARY_SUFFIX}"):
+        stale.unlink()
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}")
     try:
         with temporary.open("wb") as handle:
             write(handle)
-        if temporary.protocol in ("", "file", "local"):
+        if is_local(temporary):
             os.replace(temporary.path, path.path)
         else:
             temporary.rename(path)
@@ -65,7 +118,7 @@ class ParquetIOManager(UPathIOManager):
         write_parquet(obj, path)
 
     def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
-        return pd.read_parquet(path.path if path.protocol in ("", "file", "local") else path)
+        return pd.read_parquet(path.path if is_local(path) else path)
 
     def get_metadata(self, context: OutputContext, obj: pd.DataFrame) -> dict[str, Any]:
         return {
@@ -82,6 +135,33 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+MODEL_FOLDER = "models"
+
+
+def stored_model_path(base_dir: str, asset_name: str) -> UPath:
+    """Where the model IO manager keeps the fitted object of ``asset_name``."""
+    return UPath(base_dir) / MODEL_FOLDER / f"{asset_name}{ModelIOManager.extension}"
+
+
+def card_path(path: UPath) -> UPath:
+    return path.with_suffix(".card.json")
+
+
+def load_verified_pickle(path: UPath) -> Any:
+    """Unpickle ``path`` only if its SHA-256 matches the card written with it."""
+    data = path.read_bytes()
+    card_file = card_path(path)
+    recorded = json.loads(card_file.read_text())["sha256"] if card_file.exists() else None
+    actual = sha256_of(data)
+    if recorded != actual:
+        raise ModelIntegrityError(
+            f"The model file {path} does not match the SHA-256 recorded when it was written "
+            f"({recorded or 'no card found'} expected, {actual} found), so it was not loaded. "
+            "Rematerialize the model (run the retrain job) to replace it."
+        )
+    return pickle.loads(data)
+
+
 class ModelIOManager(UPathIOManager):
     """Pickles a fitted object to ``<base>/<asset key>.pkl`` with a JSON card beside it.
 
@@ -92,10 +172,6 @@ class ModelIOManager(UPathIOManager):
 
     extension = ".pkl"
 
-    @staticmethod
-    def card_path(path: UPath) -> UPath:
-        return path.with_suffix(".card.json")
-
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         card = {"sha256": sha256_of(data), "bytes": len(data)}
@@ -103,32 +179,40 @@ class ModelIOManager(UPathIOManager):
             card.update(obj.card())
         write_atomically(path, lambda handle: handle.write(data))
         write_atomically(
-            self.card_path(path), lambda handle: handle.write(json.dumps(card, indent=2, default=str).encode())
+            card_path(path), lambda handle: handle.write(json.dumps(card, indent=2, default=str).encode())
         )
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
-        data = path.read_bytes()
-        card_file = self.card_path(path)
-        recorded = json.loads(card_file.read_text())["sha256"] if card_file.exists() else None
-        actual = sha256_of(data)
-        if recorded != actual:
-            raise ModelIntegrityError(
-                f"The model file {path} does not match the SHA-256 recorded when it was written "
-                f"({recorded or 'no card found'} expected, {actual} found), so it was not loaded. "
-                "Rematerialize the model (run the retrain job) to replace it."
-            )
-        return pickle.loads(data)
+        return load_verified_pickle(path)
 
     def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
         path = self._get_path(context)
-        card = json.loads(self.card_path(path).read_text())
-        return {"sha256": MetadataValue.text(card["sha256"]), "card": MetadataValue.path(str(self.card_path(path)))}
+        card = json.loads(card_path(path).read_text())
+        return {"sha256": MetadataValue.text(card["sha256"]), "card": MetadataValue.path(str(card_path(path)))}
 
 
 class ParquetIOManagerFactory(ConfigurableIOManagerFactory):
-    """Parquet datasets under ``base_dir`` (a local folder or an object-store URL)."""
+    """Parquet datasets under ``base_dir`` (a local folder or an object-store URL).
+
+    Every run of this project reads or writes a dataset, so this resource also holds the
+    data directory's write lock for the whole run: two runs (two nightly rescorings, or a
+    rescoring and a retrain) never interleave their writes; the second waits. On object
+    storage, the run queue limit in ``dagster.yaml`` does this job instead.
+    """
 
     base_dir: str
+    lock_timeout_seconds: float = Field(1800, description="How long a run waits for another to finish")
+
+    _lock: DirectoryLock | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if is_local(UPath(self.base_dir)):
+            self._lock = DirectoryLock(Path(self.base_dir), self.lock_timeout_seconds)
+            self._lock.acquire(on_wait=context.log.info if context.log else lambda message: None)
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     def create_io_manager(self, context) -> ParquetIOManager:
         return ParquetIOManager(base_path=UPath(self.base_dir))
@@ -140,4 +224,4 @@ class ModelIOManagerFactory(ConfigurableIOManagerFactory):
     base_dir: str
 
     def create_io_manager(self, context) -> ModelIOManager:
-        return ModelIOManager(base_path=UPath(self.base_dir) / "models")
+        return ModelIOManager(base_path=UPath(self.base_dir) / MODEL_FOLDER)

@@ -109,7 +109,18 @@ class ReportStore(ConfigurableResource):
     base_dir: str = Field(description="The data directory")
 
     def path(self, folder: str, name: str) -> UPath:
-        target = UPath(self.base_dir) / folder / name
+        """``<base_dir>/<folder>/<name>``. A relative ``name`` may not climb out of the data
+        directory; an absolute path (or URL) is taken as the user's deliberate choice."""
+        if UPath(name).is_absolute() or "://" in name:
+            target = UPath(name)
+        elif ".." in Path(name).parts:
+            raise InputDataError(
+                f"the file name '{name}' climbs out of the data directory",
+                source="the run configuration",
+                expected="a name inside the data directory, or an absolute path on purpose",
+            )
+        else:
+            target = UPath(self.base_dir) / folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
@@ -123,3 +134,4 @@ class ReportStore(ConfigurableResource):
 
     def write_text(self, name: str, text: str) -> UPath:
         return self.write_bytes("reports", name, text.encode())
+

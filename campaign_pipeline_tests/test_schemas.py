@@ -51,7 +51,7 @@ def test_checked_asset_fails_its_check_and_writes_nothing(raw, tmp_path):
     assert check.metadata["failure_cases"].value.records[0].data["column"] == "Recency"
     failure = result.get_step_failure_events()[0].step_failure_data
     assert "Recency" in failure.user_failure_data.description
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [".campaign.lock"]  # nothing written but the lock
 
 
 def test_missing_column_and_wrong_type_fail(raw):

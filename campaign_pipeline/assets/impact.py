@@ -1,7 +1,10 @@
 """Impact: what retargeting each cluster would bring, in money."""
 
+from pathlib import PurePath
+
 import pandas as pd
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, Output
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, Output
+from pydantic import Field
 
 from campaign_pipeline.contracts import data_asset, require_contract
 from campaign_pipeline.metadata import chart, table
@@ -80,9 +83,15 @@ def retargeting_impact(
     )
 
 
+class ContactListConfig(Config):
+    """Where the contact list goes, under ``<data dir>/exports/`` unless absolute."""
+
+    file_name: str = Field("contact_list.csv", description="CSV file name (an absolute path is used as given)")
+
+
 @data_asset(group_name="impact", code_version="1")
 def contact_list(
-    scored_customers: pd.DataFrame, clustered_customers: pd.DataFrame, report_store: ReportStore
+    config: ContactListConfig, scored_customers: pd.DataFrame, clustered_customers: pd.DataFrame, report_store: ReportStore
 ) -> MaterializeResult:
     """``exports/contact_list.csv``: one row per customer worth contacting (expected profit
     > 0), best first, with cluster name, probability, expected profit (MU), preferred
@@ -90,8 +99,10 @@ def contact_list(
     ``exports/contact_list_by_channel.csv``, the per-channel summary."""
     contacts = require_contract(ContactList, build_contact_list(scored_customers, clustered_customers))
     by_channel = channel_summary(contacts)
-    path = report_store.write_bytes("exports", "contact_list.csv", contacts.to_csv(index=False).encode())
-    report_store.write_bytes("exports", "contact_list_by_channel.csv", by_channel.to_csv(index=False).encode())
+    path = report_store.write_bytes("exports", config.file_name, contacts.to_csv(index=False).encode())
+    name = PurePath(config.file_name)
+    summary_name = str(name.with_name(f"{name.stem}_by_channel.csv"))
+    report_store.write_bytes("exports", summary_name, by_channel.to_csv(index=False).encode())
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(str(path)),

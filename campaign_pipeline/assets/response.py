@@ -3,10 +3,12 @@
 import hashlib
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, Output
+from dagster import AssetExecutionContext, Config, MetadataValue, Output
 from pydantic import Field
 
 from campaign_pipeline.contracts import data_asset
+from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.io_managers import load_verified_pickle, stored_model_path
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import CampaignEconomics, ReportStore
 from campaign_pipeline.schemas import RESPONSE, ScoredCustomers
@@ -54,12 +56,24 @@ def response_model(
     out-of-fold PR-AUC then profit. The contact rule is break-even, p x revenue > cost.
     The campaign simulation uses out-of-fold scores only; permutation importance is
     measured on a held-out fold; a depth-3 tree's rules stand beside the seed's profile of
-    responders. Training needs ``Response``."""
+    responders. When the data cannot train a model (no ``Response``, or a single class),
+    the last good model is kept, says so, and still scores the customers."""
     cost, revenue = campaign_economics.resolve(engineered_customers)
     settings = ModelSettings(
         folds=config.folds, random_state=config.random_state, calibration=config.calibration, cv_sample=config.cv_sample
     )
-    model = fit_response_model(engineered_customers, cost, revenue, settings, frame_sha256(engineered_customers))
+    try:
+        model = fit_response_model(engineered_customers, cost, revenue, settings, frame_sha256(engineered_customers))
+    except InputDataError as error:
+        kept = stored_model_path(report_store.base_dir, "response_model")
+        if not kept.exists():
+            raise
+        # Keep serving the last good model so that scoring still runs downstream.
+        context.log.warning(f"{error} The last good model is kept and scores this run: {kept}")
+        return Output(
+            load_verified_pickle(kept),
+            metadata={"refitted": False, "reason": str(error), "kept_model": MetadataValue.path(str(kept))},
+        )
     # Contact-everyone baseline on the file as received (every line contacted) and on the
     # deduplicated customers the model was evaluated on.
     everyone_raw = campaign_outcome(
@@ -105,6 +119,7 @@ def response_model(
     return Output(
         model,
         metadata={
+            "refitted": True,
             **summary,
             "model_comparison": table(model.comparison),
             "permutation_importance": table(importance.head(12)),

@@ -26,7 +26,7 @@ def score_customers(
     )
     # Rank first so that ties cannot make deciles uneven or unstable.
     rank = scored["response_probability"].rank(method="first", ascending=False)
-    scored["decile"] = np.ceil(rank * 10 / len(scored)).astype("int64")
+    scored["decile"] = ((rank.to_numpy() - 1) * 10 // len(scored) + 1).astype("int64")
     scored["expected_profit"] = scored["response_probability"] * revenue - cost
     scored["contact"] = scored["expected_profit"] > 0
     scored[RESPONSE] = clustered[RESPONSE].astype(float).to_numpy() if RESPONSE in clustered.columns else np.nan

@@ -26,8 +26,8 @@ MIN_EFFECT = 0.2
 def _difference(values: pd.Series, in_cluster: pd.Series) -> tuple[float, float]:
     """(p-value, rank-biserial effect) of the cluster against the rest."""
     inside, outside = values[in_cluster], values[~in_cluster]
-    if inside.nunique() + outside.nunique() <= 2 and inside.eq(outside.iloc[0]).all():
-        return 1.0, 0.0
+    if inside.empty or outside.empty or pd.concat([inside, outside]).nunique() < 2:
+        return 1.0, 0.0  # nothing to compare against, or nothing varies
     result = stats.mannwhitneyu(inside, outside, alternative="two-sided")
     effect = 2 * result.statistic / (len(inside) * len(outside)) - 1
     return float(result.pvalue), float(effect)

@@ -25,7 +25,10 @@ from sklearn.metrics import (
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from campaign_pipeline.errors import InputDataError
+
 FEATURE_PREFIX = "seg__"
+MIN_CUSTOMERS_PER_K = 5
 # Heavy-tailed money and counts are log-scaled before standardising so that a few big
 # spenders do not become clusters of their own.
 LOG_SCALED_FEATURES = ("customer_value_index", "total_purchases", "Income")
@@ -190,6 +193,14 @@ def choose_k(sweep: pd.DataFrame, rule: SelectionRule) -> tuple[int, str]:
 
 def fit_segmentation(matrix: pd.DataFrame, rule: SelectionRule, settings: SweepSettings) -> SegmentationModel:
     """Sweep k, choose it by ``rule``, fit the final k-means and fix the id order."""
+    needed = MIN_CUSTOMERS_PER_K * max(settings.k_values)
+    if len(matrix) < needed:
+        raise InputDataError(
+            f"only {len(matrix)} customers after cleaning: too few to fit segments",
+            source="scaled_customers",
+            expected=f"at least {needed} customers to sweep k up to {max(settings.k_values)}",
+            fix="Score small files with the nightly_rescore job, which reuses the stored segmentation.",
+        )
     sweep = sweep_k(matrix, settings)
     k, reason = choose_k(sweep, rule)
     values = matrix.to_numpy()

@@ -81,6 +81,11 @@ class AssociationTest:
         return bool(self.p_value < ALPHA)
 
     def conclusion(self) -> str:
+        if np.isnan(self.p_value):
+            return (
+                f"Response by {self.dimension.replace('_', ' ')} cannot be tested: it needs at least two groups "
+                f"and both responders and non-responders ({self.customers} customers)."
+            )
         verdict = "differs significantly" if self.significant else "does not differ significantly"
         merged = f"; merged for the test: {', '.join(self.merges)}" if self.merges else ""
         groups = ", ".join(f"{name} n={size}" for name, size in self.groups.items())
