@@ -46,17 +46,28 @@ FAILURE_CASES_SHOWN = 20
 TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=1.0, backoff=Backoff.EXPONENTIAL)
 
 
-def describe_failures(model_name: str, failures: pd.DataFrame) -> str:
-    """One short paragraph: which checks failed on which columns and rows."""
+def describe_failures(
+    model_name: str,
+    failures: pd.DataFrame,
+    row_label: str = "row",
+    source: str = "",
+    check_descriptions: dict[str, str] | None = None,
+) -> str:
+    """One short paragraph: which checks failed on which columns and rows (file lines when
+    the frame is indexed by line, as ``raw_customers`` is)."""
     parts = []
-    for (column, check), cases in failures.groupby(["column", "check"], dropna=False, sort=False):
+    for (context, column, check), cases in failures.groupby(
+        ["schema_context", "column", "check"], dropna=False, sort=False
+    ):
         rows = cases["index"].dropna().astype(str).unique().tolist()
         values = cases["failure_case"].astype(str).unique().tolist()[:3]
-        where = f"column '{column}'" if isinstance(column, str) else "the table"
-        row_text = f" at row(s) {', '.join(rows[:5])}{' and more' if len(rows) > 5 else ''}" if rows else ""
+        where = f"column '{column}'" if context == "Column" else "the table"
+        check = (check_descriptions or {}).get(str(check), str(check))
+        row_text = f" at {row_label}(s) {', '.join(rows[:5])}{' and more' if len(rows) > 5 else ''}" if rows else ""
         parts.append(f"{where} fails {check}{row_text} (values: {', '.join(values)})")
+    origin = f" from {source}" if source else ""
     return (
-        f"The data breaks the {model_name} contract, so it was not written: "
+        f"The data{origin} breaks the {model_name} contract, so it was not written: "
         + "; ".join(parts)
         + ". Fix the input or the rule that produced these values, then rerun."
     )
@@ -158,7 +169,14 @@ def data_asset(*, contract=None, **asset_kwargs) -> Callable:
                 yield AssetCheckResult(check_name=CONTRACT_CHECK, passed=True, metadata={"rows_checked": len(output.value)})
                 yield output
                 return
-            description = describe_failures(contract.__name__, failures)
+            frame = output.value
+            description = describe_failures(
+                contract.__name__,
+                failures,
+                frame.index.name or "row",
+                frame.attrs.get("source", ""),
+                {check.name: f"'{check.description}'" for check in contract.to_schema().checks if check.description},
+            )
             details = {"num_failures": len(failures), "failure_cases": failure_table(failures)}
             yield AssetCheckResult(
                 check_name=CONTRACT_CHECK,

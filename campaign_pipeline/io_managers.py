@@ -100,8 +100,10 @@ def write_atomically(path: UPath, write: Callable[[Any], None]) -> None:
 
 
 def write_parquet(frame: pd.DataFrame, path: UPath) -> None:
-    """Deterministic Parquet: no index, zstd, same frame gives the same bytes."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    """Deterministic Parquet: no index, no ``attrs``, zstd; same frame, same bytes."""
+    bare = frame.copy(deep=False)
+    bare.attrs = {}
+    table = pa.Table.from_pandas(bare, preserve_index=False)
     write_atomically(path, lambda handle: pq.write_table(table, handle, compression=PARQUET_COMPRESSION))
 
 
@@ -162,6 +164,13 @@ def load_verified_pickle(path: UPath) -> Any:
     return pickle.loads(data)
 
 
+class KeptModel:
+    """Returned by a model asset that could not refit: the stored file stays as it is."""
+
+    def __init__(self, path: UPath):
+        self.path = path
+
+
 class ModelIOManager(UPathIOManager):
     """Pickles a fitted object to ``<base>/<asset key>.pkl`` with a JSON card beside it.
 
@@ -173,6 +182,9 @@ class ModelIOManager(UPathIOManager):
     extension = ".pkl"
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
+        if isinstance(obj, KeptModel):
+            load_verified_pickle(obj.path)  # still intact: leave it byte for byte
+            return
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         card = {"sha256": sha256_of(data), "bytes": len(data)}
         if hasattr(obj, "card"):

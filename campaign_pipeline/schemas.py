@@ -106,6 +106,10 @@ class RawCustomers(pa.DataFrameModel):
         ordered = True
         coerce = False
 
+    @pa.dataframe_check(description="Income is known for at least one customer")
+    def some_income_known(cls, frame: pd.DataFrame) -> bool:
+        return bool(frame["Income"].notna().any())
+
 
 class CleanedCustomers(RawCustomers):
     """Customers after the cleaning rules: no duplicates ignoring ID, plausible birth

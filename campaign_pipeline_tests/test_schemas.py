@@ -80,8 +80,9 @@ def test_retargeting_needs_exactly_one_recommendation():
 
 def test_failure_description_is_one_paragraph():
     failures = pd.DataFrame(
-        {"column": ["Income", "Income"], "check": ["greater_than_or_equal_to(0)"] * 2,
-         "failure_case": [-1, -2], "index": [5, 9]}
+        {"schema_context": ["Column", "Column"], "column": ["Income", "Income"],
+         "check": ["greater_than_or_equal_to(0)"] * 2, "failure_case": [-1, -2], "index": [5, 9]}
     )
-    text = describe_failures("RawCustomers", failures)
-    assert "\n" not in text and "Income" in text and "5, 9" in text and "RawCustomers" in text
+    text = describe_failures("RawCustomers", failures, "line", "customers.csv")
+    assert "\n" not in text and "column 'Income'" in text and "line(s) 5, 9" in text
+    assert "RawCustomers" in text and "customers.csv" in text

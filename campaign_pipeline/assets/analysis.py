@@ -13,7 +13,7 @@ from campaign_pipeline.transforms.charts import pca_scatter_chart, segment_rates
 from campaign_pipeline.transforms.impact import contact_everyone
 from campaign_pipeline.transforms.profiles import profile_table
 from campaign_pipeline.transforms.reports import segmentation_report_markdown
-from campaign_pipeline.transforms.segmentation import SegmentationModel, principal_components
+from campaign_pipeline.transforms.segmentation import SegmentationModel
 from campaign_pipeline.transforms.statistics import conversion_analysis as analyse_conversion
 
 ANALYSIS = "analysis"
@@ -69,9 +69,9 @@ def cluster_profiles(
     effect >= 0.2); channel mix, top product family and response rate. With a 2-D PCA
     scatter coloured by the chosen model's labels."""
     profiles = profile_table(clustered_customers, segmentation_model.names)
-    matrix = scaled_customers.drop(columns=["ID"])
-    coordinates, rows, explained = principal_components(matrix)
+    coordinates, rows = segmentation_model.project(scaled_customers)
     labels = clustered_customers["cluster"].to_numpy()[rows]
+    explained = segmentation_model.pca.explained_variance_ratio_
     scatter = pca_scatter_chart(coordinates, labels, segmentation_model.names, explained)
     return Output(
         profiles,

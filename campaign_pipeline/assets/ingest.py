@@ -24,9 +24,10 @@ def raw_customers(context: AssetExecutionContext, customer_source: CustomerSourc
     lines to fix. Quirks are kept here; ``cleaned_customers`` handles them.
     """
     frame, report = customer_source.load()
+    frame.attrs["source"] = report.source  # named by contract failures; never stored
     context.log.info(f"Read {report.rows} customers from {report.source}")
     return Output(
-        frame.reset_index(drop=True),
+        frame,  # indexed by file line, so contract failures name lines; not stored
         metadata={
             "source": customer_source.label,
             "synthetic": customer_source.is_synthetic,

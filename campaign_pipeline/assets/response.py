@@ -8,7 +8,7 @@ from pydantic import Field
 
 from campaign_pipeline.contracts import data_asset
 from campaign_pipeline.errors import InputDataError
-from campaign_pipeline.io_managers import load_verified_pickle, stored_model_path
+from campaign_pipeline.io_managers import KeptModel, stored_model_path
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import CampaignEconomics, ReportStore
 from campaign_pipeline.schemas import RESPONSE, ScoredCustomers
@@ -50,7 +50,7 @@ def response_model(
     raw_customers: pd.DataFrame,
     campaign_economics: CampaignEconomics,
     report_store: ReportStore,
-) -> Output[ResponseModel]:
+) -> Output:  # a ResponseModel, or KeptModel when it cannot refit
     """Calibrated response model: a scikit-learn ``Pipeline`` (imputation, encoding and
     scaling inside) chosen between logistic regression and gradient boosting by
     out-of-fold PR-AUC then profit. The contact rule is break-even, p x revenue > cost.
@@ -71,7 +71,7 @@ def response_model(
         # Keep serving the last good model so that scoring still runs downstream.
         context.log.warning(f"{error} The last good model is kept and scores this run: {kept}")
         return Output(
-            load_verified_pickle(kept),
+            KeptModel(kept),
             metadata={"refitted": False, "reason": str(error), "kept_model": MetadataValue.path(str(kept))},
         )
     # Contact-everyone baseline on the file as received (every line contacted) and on the

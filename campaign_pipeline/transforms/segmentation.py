@@ -106,6 +106,7 @@ class SegmentationModel:
     rule: SelectionRule
     metrics: dict = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
+    pca: PCA | None = None  # 2-D view of the training matrix, for charts
 
     @property
     def k(self) -> int:
@@ -113,6 +114,11 @@ class SegmentationModel:
 
     def predict(self, matrix: pd.DataFrame) -> np.ndarray:
         return self.order[self.kmeans.predict(matrix[self.feature_names].to_numpy())]
+
+    def project(self, matrix: pd.DataFrame, sample: int = 5_000, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """2-D coordinates of (a fixed sample of) ``matrix`` in the stored PCA, and the rows used."""
+        rows = _sample(len(matrix), sample, random_state)
+        return self.pca.transform(matrix[self.feature_names].to_numpy()[rows]), rows
 
     def card(self) -> dict:
         return {
@@ -213,13 +219,13 @@ def fit_segmentation(matrix: pd.DataFrame, rule: SelectionRule, settings: SweepS
     metrics = {"choice": reason}
     if not chosen.empty:
         metrics.update({key: float(chosen.iloc[0][key]) for key in ("silhouette", "min_cluster_share", "stability_ari")})
+    pca = PCA(n_components=2, random_state=settings.random_state).fit(fit_rows)
     return SegmentationModel(
-        kmeans=kmeans, order=order, feature_names=list(matrix.columns), sweep=sweep, rule=rule, metrics=metrics
+        kmeans=kmeans,
+        order=order,
+        feature_names=list(matrix.columns),
+        sweep=sweep,
+        rule=rule,
+        metrics=metrics,
+        pca=pca,
     )
-
-
-def principal_components(matrix: pd.DataFrame, sample: int = 5_000, random_state: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """2-D PCA of (a fixed sample of) the model matrix: coordinates, row positions, explained variance."""
-    rows = _sample(len(matrix), sample, random_state)
-    pca = PCA(n_components=2, random_state=random_state).fit(matrix.to_numpy()[rows])
-    return pca.transform(matrix.to_numpy()[rows]), rows, pca.explained_variance_ratio_
