@@ -5,7 +5,13 @@ import pandera.errors as pa_errors
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance, materialize
 
-from campaign_pipeline.contracts import contract_failures, data_asset, describe_failures
+from campaign_pipeline.contracts import (
+    FAILURE_CASES_SHOWN,
+    contract_failures,
+    data_asset,
+    describe_failures,
+    failure_table,
+)
 from campaign_pipeline.schemas import RawCustomers, RetargetingImpact
 from campaign_pipeline.transforms.reading import type_customer_table
 
@@ -86,3 +92,15 @@ def test_failure_description_is_one_paragraph():
     text = describe_failures("RawCustomers", failures, "line", "customers.csv")
     assert "\n" not in text and "column 'Income'" in text and "line(s) 5, 9" in text
     assert "RawCustomers" in text and "customers.csv" in text
+
+
+def test_failures_show_cells_never_whole_customer_rows(raw):
+    broken = raw.assign(MntWines=-1, Recency=-5)
+    failures = contract_failures(RawCustomers, broken)
+    table = failure_table(failures).value
+    assert len(table.records) == FAILURE_CASES_SHOWN < len(failures)
+    assert [column.name for column in table.schema.columns] == ["column", "check", "failure_case", "index"]
+    text = describe_failures("RawCustomers", failures)
+    assert "and more" in text and len(text) < 1000
+    # Nothing from the customers' other columns leaks into the message.
+    assert str(broken["Income"].dropna().iloc[0]) not in text

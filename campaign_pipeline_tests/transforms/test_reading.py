@@ -1,5 +1,7 @@
 """The reader accepts every circulating variant of the customer file and refuses the rest."""
 
+import csv
+
 import pandas as pd
 import pytest
 
@@ -8,12 +10,12 @@ from campaign_pipeline.schemas import RawCustomers
 from campaign_pipeline.transforms.reading import INPUT_COLUMNS, read_customers
 
 
-def write_variant(frame, path, sep="\t", date_format="%d-%m-%Y", line_end="\n", bom=False):
+def write_variant(frame, path, sep="\t", date_format="%d-%m-%Y", line_end="\n", bom=False, quoting=csv.QUOTE_MINIMAL):
     """Write ``frame`` the way a re-save of the file would look."""
     out = frame.copy()
     if date_format:  # None keeps the date strings exactly as given
         out["Dt_Customer"] = pd.to_datetime(out["Dt_Customer"], format="%d-%m-%Y").dt.strftime(date_format)
-    text = out.to_csv(sep=sep, index=False, lineterminator=line_end)
+    text = out.to_csv(sep=sep, index=False, lineterminator=line_end, quoting=quoting)
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
     return path
 
@@ -53,6 +55,14 @@ def test_columns_in_another_order_extra_columns_and_spaces(tmp_path, sample):
     assert list(frame.columns) == list(INPUT_COLUMNS)
     assert report.extra_columns_dropped == ["Notes"]
     assert not frame["Education"].str.contains(" $|^ ").any()
+
+
+def test_quoted_fields_read_like_plain_ones(tmp_path, sample):
+    reference, _ = read_customers(write_variant(sample, tmp_path / "ref.csv", sep=","))
+    quoted = write_variant(sample, tmp_path / "q.csv", sep=",", quoting=csv.QUOTE_ALL)
+    assert quoted.read_text().startswith('"ID","Year_Birth"')
+    frame, _ = read_customers(quoted)
+    pd.testing.assert_frame_equal(frame, reference)
 
 
 def test_missing_response_is_a_scoring_file(tmp_path, sample):
