@@ -150,3 +150,21 @@ def test_nightly_rescore_scores_a_file_without_response_with_the_stored_models(t
     # Unchanged input: byte-identical scores.
     assert materialize_all(data_dir, raw_csv=str(without_response), job="nightly_rescore").success
     assert checksums(data_dir)["scored_customers.parquet"] == first["scored_customers.parquet"]
+
+
+def test_terminal_report_prints_the_figures_the_assets_wrote(synthetic_run, capsys, tmp_path):
+    from campaign_pipeline.report import main
+
+    data_dir, _ = synthetic_run
+    assert main(["--data-dir", str(data_dir)]) == 0
+    printed = capsys.readouterr().out
+    impact = pd.read_parquet(data_dir / "retargeting_impact.parquet")
+    best = impact.loc[impact["recommended"]].iloc[0]
+    assert f"Retarget cluster {best['cluster']} ({best['name']})" in printed
+    assert f"{best['targeted_profit']:,.0f} MU" in printed
+    assert all(name in printed for name in impact["name"])
+    model = json.loads((data_dir / "reports" / "response_model.json").read_text())
+    assert f"ROC-AUC {model['cv_roc_auc']:.3f}" in printed and f"{model['baseline_profit']:,.0f} MU" in printed
+
+    assert main(["--data-dir", str(tmp_path / "never_materialized")]) == 1
+    assert "materialize the assets first" in capsys.readouterr().err

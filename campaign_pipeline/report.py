@@ -1,0 +1,99 @@
+"""A terminal summary of the latest materialization, for people who live in the terminal.
+
+It reads only what the assets wrote: ``retargeting_impact.parquet`` and the JSON reports
+of ``segmentation_model`` and ``response_model`` under the data directory, so every figure
+printed is traceable to an asset.
+
+Command line: ``python -m campaign_pipeline.report [--data-dir DIR]`` (default
+``$CAMPAIGN_DATA_DIR`` or ``data``).
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+IMPACT_COLUMNS = {
+    "cluster": "cluster",
+    "name": "name",
+    "customers": "customers",
+    "response_rate": "response rate",
+    "expected_profit": "profit, contact all (MU)",
+    "targeted_customers": "targeted",
+    "targeted_profit": "profit, targeted (MU)",
+    "recommended": "recommended",
+}
+
+
+class MissingOutputs(Exception):
+    """The data directory lacks an output this summary reads."""
+
+
+def _read_json(path: Path) -> dict:
+    if not path.exists():
+        raise MissingOutputs(f"{path} does not exist: materialize the assets first")
+    return json.loads(path.read_text())
+
+
+def summarise(data_dir: Path) -> str:
+    """The retargeting table, the chosen k and the response model's figures, as text."""
+    impact_path = data_dir / "retargeting_impact.parquet"
+    if not impact_path.exists():
+        raise MissingOutputs(f"{impact_path} does not exist: materialize the assets first")
+    impact = pd.read_parquet(impact_path, columns=list(IMPACT_COLUMNS)).rename(columns=IMPACT_COLUMNS)
+    segmentation = _read_json(data_dir / "reports" / "segmentation.json")
+    model = _read_json(data_dir / "reports" / "response_model.json")
+    recommended = impact.loc[impact["recommended"]].iloc[0]
+
+    table = impact.to_string(
+        index=False,
+        formatters={
+            "response rate": "{:.1%}".format,
+            "profit, contact all (MU)": "{:,.0f}".format,
+            "profit, targeted (MU)": "{:,.0f}".format,
+        },
+    )
+    lines = [
+        f"campaign_pipeline summary of {data_dir}",
+        "",
+        f"Segments: {segmentation['choice']}",
+        "",
+        "Retargeting impact per cluster (retargeting_impact):",
+        table,
+        "",
+        f"Retarget cluster {recommended['cluster']} ({recommended['name']}): contacting its "
+        f"{recommended['targeted']:,} worthwhile customers is expected to bring "
+        f"{recommended['profit, targeted (MU)']:,.0f} MU.",
+        "",
+        f"Response model (response_model): {model['model']}, out of fold on "
+        f"{model['evaluated_customers']:,} customers: ROC-AUC {model['cv_roc_auc']:.3f}, "
+        f"PR-AUC {model['cv_pr_auc']:.3f}, Brier {model['cv_brier']:.3f}, "
+        f"top-decile lift {model['top_decile_lift']:.2f}.",
+        f"Rule: {model['contact_rule']}.",
+        f"Campaign: contact {model['contacted']:,}, {model['contacted_responders']:,} respond "
+        f"({model['contacted_response_rate']:.1%}), profit {model['campaign_profit']:,.0f} MU; "
+        f"contacting all {model['baseline_customers']:,}: {model['baseline_profit']:,.0f} MU.",
+        model["goal_statement"],
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("CAMPAIGN_DATA_DIR", "data")), help="the data directory"
+    )
+    args = parser.parse_args(argv)
+    try:
+        print(summarise(args.data_dir))
+    except MissingOutputs as error:
+        print(f"campaign_pipeline.report: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
