@@ -1,0 +1,1 @@
+"""Benchmarks of the campaign pipeline: Dagster materialisation against a plain reference."""
