@@ -7,14 +7,13 @@ metadata and the IO managers are left out, so the difference in time is the orch
     python -m benchmarks.reference CUSTOMERS.csv OUT_DIR
 """
 
-import hashlib
 import pickle
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from campaign_pipeline.schemas import COST_COLUMN, RESPONSE, REVENUE_COLUMN
+from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms.charts import (
     impact_chart,
     k_sweep_chart,
@@ -23,16 +22,18 @@ from campaign_pipeline.transforms.charts import (
     segment_rates_chart,
 )
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
-from campaign_pipeline.transforms.features import engineer_features
+from campaign_pipeline.transforms.features import DEFAULT_REFERENCE_DATE, engineer_features
 from campaign_pipeline.transforms.impact import (
     channel_summary,
+    campaign_prices,
     contact_everyone,
     contact_list,
+    impact_profile,
     recommendation_rationale,
     retargeting_table,
     score_customers,
 )
-from campaign_pipeline.transforms.profiles import name_clusters, profile_clusters, profile_table, segment_mix
+from campaign_pipeline.transforms.profiles import name_clusters, profile_clusters, profile_table
 from campaign_pipeline.transforms.reading import read_customers
 from campaign_pipeline.transforms.reports import segmentation_report_markdown
 from campaign_pipeline.transforms.response import (
@@ -40,6 +41,7 @@ from campaign_pipeline.transforms.response import (
     business_goals,
     campaign_outcome,
     fit_response_model,
+    frame_sha256,
     holdout_importance,
     profit_curve,
     responder_rules,
@@ -53,14 +55,6 @@ from campaign_pipeline.transforms.segmentation import (
     to_model_matrix,
 )
 from campaign_pipeline.transforms.statistics import conversion_analysis
-
-REFERENCE_DATE = pd.Timestamp("2014-12-31")  # FeatureConfig.reference_date
-
-
-def _economics(customers: pd.DataFrame) -> tuple[float, float]:
-    """(cost, revenue) as ``CampaignEconomics.resolve`` gives them without overrides."""
-    return float(customers[COST_COLUMN].iloc[0]), float(customers[REVENUE_COLUMN].iloc[0])
-
 
 def run_reference(csv_path: str | Path, out_dir: str | Path) -> None:
     """Compute every asset of the graph from ``csv_path`` into ``out_dir``."""
@@ -81,7 +75,7 @@ def run_reference(csv_path: str | Path, out_dir: str | Path) -> None:
     parquet("raw_customers", raw)
     cleaned, _ = clean_customers(raw, CleaningRules())
     parquet("cleaned_customers", cleaned)
-    engineered = engineer_features(cleaned, REFERENCE_DATE)
+    engineered = engineer_features(cleaned, pd.Timestamp(DEFAULT_REFERENCE_DATE))
     parquet("engineered_customers", engineered)
 
     preprocessor = build_segment_preprocessor().fit(engineered[list(SEGMENT_FEATURES)])
@@ -90,17 +84,16 @@ def run_reference(csv_path: str | Path, out_dir: str | Path) -> None:
     parquet("scaled_customers", scaled)
     matrix = scaled.drop(columns=["ID"])
     segmentation = fit_segmentation(matrix, SelectionRule(), SweepSettings())
-    segmentation.names = name_clusters(profile_clusters(engineered.assign(cluster=segmentation.predict(matrix))))
+    labels = segmentation.predict(matrix)
+    segmentation.names = name_clusters(profile_clusters(engineered.assign(cluster=labels)))
     report("k_sweep.png", k_sweep_chart(segmentation.sweep, segmentation.k))
     model("segmentation_model", segmentation)
-    labels = segmentation.predict(matrix)
     clustered = engineered.assign(cluster=labels, cluster_name=pd.Series(labels).map(segmentation.names).to_numpy())
     parquet("clustered_customers", clustered)
 
-    cost, revenue = _economics(engineered)
+    cost, revenue = campaign_prices(engineered)
     settings = ModelSettings()
-    data_sha256 = hashlib.sha256(pd.util.hash_pandas_object(engineered, index=False).to_numpy().tobytes()).hexdigest()
-    response = fit_response_model(engineered, cost, revenue, settings, data_sha256)
+    response = fit_response_model(engineered, cost, revenue, settings, frame_sha256(engineered))
     everyone = campaign_outcome(raw[RESPONSE].notna().to_numpy(), raw[RESPONSE].to_numpy().astype(bool), cost, revenue)
     business_goals(response.metrics["oof_response_rate"], everyone["response_rate"])
     y, probability = response.oof[RESPONSE].to_numpy(), response.oof["oof_probability"].to_numpy()
@@ -112,11 +105,7 @@ def run_reference(csv_path: str | Path, out_dir: str | Path) -> None:
     scored = score_customers(clustered, response.predict_proba(clustered), cost, revenue)
     parquet("scored_customers", scored)
 
-    means = clustered.groupby("cluster").agg(
-        mean_income=("Income", "mean"), mean_spend=("customer_value_index", "mean"), mean_recency_days=("Recency", "mean")
-    )
-    mix = segment_mix(clustered).drop(columns=["response_rate"], errors="ignore")
-    impact = retargeting_table(scored, means.reset_index().merge(mix, on="cluster"), cost, revenue)
+    impact = retargeting_table(scored, impact_profile(clustered), cost, revenue)
     recommendation_rationale(impact)
     report("retargeting_impact.png", impact_chart(impact))
     parquet("retargeting_impact", impact)

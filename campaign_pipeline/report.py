@@ -32,20 +32,18 @@ class MissingOutputs(Exception):
     """The data directory lacks an output this summary reads."""
 
 
-def _read_json(path: Path) -> dict:
+def _require(path: Path) -> Path:
     if not path.exists():
         raise MissingOutputs(f"{path} does not exist: materialize the assets first")
-    return json.loads(path.read_text())
+    return path
 
 
 def summarise(data_dir: Path) -> str:
     """The retargeting table, the chosen k and the response model's figures, as text."""
-    impact_path = data_dir / "retargeting_impact.parquet"
-    if not impact_path.exists():
-        raise MissingOutputs(f"{impact_path} does not exist: materialize the assets first")
+    impact_path = _require(data_dir / "retargeting_impact.parquet")
     impact = pd.read_parquet(impact_path, columns=list(IMPACT_COLUMNS)).rename(columns=IMPACT_COLUMNS)
-    segmentation = _read_json(data_dir / "reports" / "segmentation.json")
-    model = _read_json(data_dir / "reports" / "response_model.json")
+    segmentation = json.loads(_require(data_dir / "reports" / "segmentation.json").read_text())
+    model = json.loads(_require(data_dir / "reports" / "response_model.json").read_text())
     recommended = impact.loc[impact["recommended"]].iloc[0]
 
     table = impact.to_string(

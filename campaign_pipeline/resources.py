@@ -12,7 +12,7 @@ from upath import UPath
 
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import write_atomically
-from campaign_pipeline.schemas import COST_COLUMN, REVENUE_COLUMN
+from campaign_pipeline.transforms.impact import campaign_prices
 from campaign_pipeline.synthetic import generate_customers
 from campaign_pipeline.transforms.reading import ReadReport, read_customers, type_customer_table
 
@@ -81,26 +81,7 @@ class CampaignEconomics(ConfigurableResource):
 
     def resolve(self, customers: pd.DataFrame) -> tuple[float, float]:
         """(cost, revenue) in MU for this table."""
-        return (
-            self._value(self.cost_per_contact, customers, COST_COLUMN, "cost_per_contact"),
-            self._value(self.revenue_per_response, customers, REVENUE_COLUMN, "revenue_per_response"),
-        )
-
-    @staticmethod
-    def _value(override: float | None, customers: pd.DataFrame, column: str, field: str) -> float:
-        if override is not None:
-            return float(override)
-        values = customers[column].unique() if column in customers.columns else []
-        if len(values) != 1:
-            raise InputDataError(
-                "no single value to price the campaign with"
-                + (f" (found {len(values)} different values)" if len(values) else " (column absent)"),
-                source="the customer table",
-                column=column,
-                expected="one constant value in every row",
-                fix=f"Set CampaignEconomics.{field} in the run configuration.",
-            )
-        return float(values[0])
+        return campaign_prices(customers, self.cost_per_contact, self.revenue_per_response)
 
 
 class ReportStore(ConfigurableResource):

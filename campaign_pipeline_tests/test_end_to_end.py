@@ -9,18 +9,9 @@ import pytest
 from dagster import DagsterInstance
 
 from campaign_pipeline.definitions import build_definitions
+from campaign_pipeline_tests.test_defs import CONTRACT_CHECKED
 
-DATASETS = (
-    "conversion_analysis",
-    "cluster_profiles",
-    "raw_customers",
-    "cleaned_customers",
-    "engineered_customers",
-    "scaled_customers",
-    "clustered_customers",
-    "scored_customers",
-    "retargeting_impact",
-)
+DATASETS = sorted(CONTRACT_CHECKED)
 
 
 def materialize_all(

@@ -1,7 +1,7 @@
 """The lineage, checks and automation as the web UI serves them: a real webserver on a free
-port, queried over GraphQL, no mocks. The expectations are spelled out here on purpose, so
-adding or removing an asset, edge, check, schedule or sensor fails this test until it is
-updated with the change."""
+port, queried over GraphQL, no mocks. The expectations are spelled out in the tests (the asset graph and its checks in
+``test_defs.py``, automation here), so adding or removing an asset, edge, check, schedule or
+sensor fails until the tests change with it."""
 
 import json
 import os
@@ -15,44 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from campaign_pipeline_tests.test_defs import CONTRACT_CHECKED, EXPECTED_DEPENDENCIES
+
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 
-EXPECTED_EDGES = {
-    "raw_customers": set(),
-    "cleaned_customers": {"raw_customers"},
-    "engineered_customers": {"cleaned_customers"},
-    "segment_preprocessor": {"engineered_customers"},
-    "scaled_customers": {"engineered_customers", "segment_preprocessor"},
-    "segmentation_model": {"scaled_customers", "engineered_customers"},
-    "clustered_customers": {"engineered_customers", "scaled_customers", "segmentation_model"},
-    "response_model": {"engineered_customers", "raw_customers"},
-    "scored_customers": {"clustered_customers", "response_model"},
-    "retargeting_impact": {"scored_customers", "clustered_customers", "raw_customers"},
-    "contact_list": {"scored_customers", "clustered_customers"},
-    "conversion_analysis": {"engineered_customers"},
-    "cluster_profiles": {"clustered_customers", "scaled_customers", "segmentation_model"},
-    "segmentation_report": {
-        "conversion_analysis",
-        "cluster_profiles",
-        "retargeting_impact",
-        "segmentation_model",
-        "raw_customers",
-    },
-}
-EXPECTED_CHECKS = {
-    name: {"contract"}
-    for name in (
-        "raw_customers",
-        "cleaned_customers",
-        "engineered_customers",
-        "scaled_customers",
-        "clustered_customers",
-        "scored_customers",
-        "retargeting_impact",
-        "conversion_analysis",
-        "cluster_profiles",
-    )
-}
 EXPECTED_SCHEDULES = {"nightly_rescore_schedule": "RUNNING", "weekly_retrain_schedule": "RUNNING"}
 EXPECTED_SENSORS = {"customer_file_changed": "RUNNING"}
 
@@ -127,7 +93,7 @@ def test_every_asset_and_edge_is_served(webserver):
     url, _ = webserver
     nodes = _post(f"{url}/graphql", QUERY)["assetNodes"]
     served = {"/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]} for n in nodes}
-    assert served == EXPECTED_EDGES
+    assert served == EXPECTED_DEPENDENCIES
     assert all(n["groupName"] not in (None, "default") and n["description"] for n in nodes)
 
 
@@ -139,7 +105,7 @@ def test_asset_checks_sit_under_their_assets(webserver):
         for n in nodes
         if n["assetChecksOrError"]["checks"]
     }
-    assert served == EXPECTED_CHECKS
+    assert served == {name: {"contract"} for name in CONTRACT_CHECKED}
 
 
 def test_schedules_and_sensor_are_running_by_default(webserver):

@@ -6,15 +6,15 @@ from pydantic import Field
 
 from campaign_pipeline.contracts import data_asset
 from campaign_pipeline.schemas import EngineeredCustomers
-from campaign_pipeline.transforms.features import engineer_features
+from campaign_pipeline.transforms.features import DEFAULT_REFERENCE_DATE, engineer_features
 
 
 class FeatureConfig(Config):
     """The snapshot date that ages and tenure are measured at."""
 
     reference_date: str = Field(
-        "2014-12-31",
-        description="ISO date of the data snapshot; Recency is consistent with 2014-12-31 for the reference file",
+        DEFAULT_REFERENCE_DATE,
+        description=f"ISO date of the data snapshot; Recency is consistent with {DEFAULT_REFERENCE_DATE} for the reference file",
     )
 
 

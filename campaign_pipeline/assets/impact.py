@@ -16,10 +16,10 @@ from campaign_pipeline.transforms.impact import (
     channel_summary,
     contact_everyone,
     contact_list as build_contact_list,
+    impact_profile,
     recommendation_rationale,
     retargeting_table,
 )
-from campaign_pipeline.transforms.profiles import segment_mix
 
 IMPACT_COLUMNS_SHOWN = [
     "cluster",
@@ -56,12 +56,7 @@ def retargeting_impact(
     cluster is ``recommended``: the largest positive targeted profit. The totals stand
     beside the observed contact-everyone baseline of the file as received."""
     cost, revenue = campaign_economics.resolve(clustered_customers)
-    means = clustered_customers.groupby("cluster").agg(
-        mean_income=("Income", "mean"), mean_spend=("customer_value_index", "mean"), mean_recency_days=("Recency", "mean")
-    )
-    mix = segment_mix(clustered_customers).drop(columns=["response_rate"], errors="ignore")
-    profile = means.reset_index().merge(mix, on="cluster")
-    impact = retargeting_table(scored_customers, profile, cost, revenue)
+    impact = retargeting_table(scored_customers, impact_profile(clustered_customers), cost, revenue)
     rationale = recommendation_rationale(impact)
     context.log.info(rationale)
     totals = impact[["customers", "expected_profit", "targeted_customers", "targeted_profit"]].sum()

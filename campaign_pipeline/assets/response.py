@@ -1,7 +1,5 @@
 """Response: the fitted, calibrated response model and the scores it gives each customer."""
 
-import hashlib
-
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MetadataValue, Output
 from pydantic import Field
@@ -20,6 +18,7 @@ from campaign_pipeline.transforms.response import (
     business_goals,
     campaign_outcome,
     fit_response_model,
+    frame_sha256,
     holdout_importance,
     profit_curve,
     responder_rules,
@@ -35,11 +34,6 @@ class ResponseModelConfig(Config):
     random_state: int = Field(0, description="Seed of folds, samples and models")
     calibration: str = Field("sigmoid", description="sigmoid or isotonic")
     cv_sample: int = Field(200_000, description="Compare models on a stratified sample above this many rows")
-
-
-def frame_sha256(frame: pd.DataFrame) -> str:
-    """A content hash of a frame, for the model card."""
-    return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
 
 
 @data_asset(group_name=RESPONSE_GROUP, code_version="1", io_manager_key="model_io_manager")

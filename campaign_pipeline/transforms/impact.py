@@ -3,7 +3,9 @@
 import numpy as np
 import pandas as pd
 
-from campaign_pipeline.schemas import RESPONSE
+from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.schemas import COST_COLUMN, RESPONSE, REVENUE_COLUMN
+from campaign_pipeline.transforms.profiles import segment_mix
 
 RECOMMENDATION_RULE = (
     "the cluster with the largest positive targeted profit (contacting only its customers "
@@ -119,3 +121,40 @@ def channel_summary(contacts: pd.DataFrame) -> pd.DataFrame:
         expected_profit=("expected_profit", "sum"),
     )
     return summary.sort_values("expected_profit", ascending=False).reset_index()
+
+
+def impact_profile(clustered: pd.DataFrame) -> pd.DataFrame:
+    """Per cluster, in real units: mean income and spend (MU), mean recency (days), channel
+    mix and top product family; the profile columns of the retargeting table."""
+    means = clustered.groupby("cluster").agg(
+        mean_income=("Income", "mean"), mean_spend=("customer_value_index", "mean"), mean_recency_days=("Recency", "mean")
+    )
+    mix = segment_mix(clustered).drop(columns=["response_rate"], errors="ignore")
+    return means.reset_index().merge(mix, on="cluster")
+
+
+def campaign_prices(
+    customers: pd.DataFrame, cost_override: float | None = None, revenue_override: float | None = None
+) -> tuple[float, float]:
+    """(cost per contact, revenue per response) in MU: the overrides when given, otherwise
+    the table's constant ``Z_CostContact`` and ``Z_Revenue``."""
+    return (
+        _price(cost_override, customers, COST_COLUMN, "cost_per_contact"),
+        _price(revenue_override, customers, REVENUE_COLUMN, "revenue_per_response"),
+    )
+
+
+def _price(override: float | None, customers: pd.DataFrame, column: str, field: str) -> float:
+    if override is not None:
+        return float(override)
+    values = customers[column].unique() if column in customers.columns else []
+    if len(values) != 1:
+        raise InputDataError(
+            "no single value to price the campaign with"
+            + (f" (found {len(values)} different values)" if len(values) else " (column absent)"),
+            source="the customer table",
+            column=column,
+            expected="one constant value in every row",
+            fix=f"Set CampaignEconomics.{field} in the run configuration.",
+        )
+    return float(values[0])

@@ -8,6 +8,7 @@ break-even one, ``p x revenue > cost``: a fixed rule, so nothing is tuned on the
 is then judged on.
 """
 
+import hashlib
 import platform
 from dataclasses import dataclass, field
 
@@ -201,6 +202,11 @@ class ModelSettings:
     random_state: int = 0
     calibration: str = "sigmoid"
     cv_sample: int = 200_000
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """A content hash of a frame, for the model card."""
+    return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
 
 
 def fit_response_model(
