@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, QueuedRunCoordinator
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 from campaign_pipeline.definitions import build_definitions
@@ -167,6 +167,9 @@ def test_the_config_selects_postgres_storage(postgres_home):
         assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
         assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
         assert f":{postgres_home.port}/{DB_NAME}" in instance.run_storage.postgres_url
+        # Runs queue one at a time: what serialises writers when the data lives on object storage.
+        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
 
 
 def test_whole_graph_materializes_and_reads_back_from_postgres(postgres_home, tmp_path):
