@@ -120,7 +120,12 @@ class ParquetIOManager(UPathIOManager):
         write_parquet(obj, path)
 
     def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
-        return pd.read_parquet(path.path if is_local(path) else path)
+        if is_local(path):
+            return pd.read_parquet(path.path)
+        # pyarrow cannot take a remote UPath itself: read through its fsspec file system,
+        # which carries the credentials given in the URL's storage options.
+        with path.open("rb") as handle:
+            return pd.read_parquet(handle)
 
     def get_metadata(self, context: OutputContext, obj: pd.DataFrame) -> dict[str, Any]:
         return {
