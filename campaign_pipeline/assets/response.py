@@ -33,7 +33,9 @@ class ResponseModelConfig(Config):
     folds: int = Field(5, description="StratifiedGroupKFold folds (duplicates share a fold)")
     random_state: int = Field(0, description="Seed of folds, samples and models")
     calibration: str = Field("sigmoid", description="sigmoid or isotonic")
-    cv_sample: int = Field(200_000, description="Compare models on a stratified sample above this many rows")
+    cv_sample: int = Field(20_000, description="Compare models on a fixed stratified sample above this many rows")
+    fit_sample: int = Field(100_000, description="Fit the chosen model on a fixed stratified sample above this many rows")
+    threads: int = Field(1, ge=1, description="OpenMP threads while fitting (1 avoids oversubscribing small machines)")
 
 
 @data_asset(group_name=RESPONSE_GROUP, code_version="1", io_manager_key="model_io_manager")
@@ -54,7 +56,12 @@ def response_model(
     the last good model is kept, says so, and still scores the customers."""
     cost, revenue = campaign_economics.resolve(engineered_customers)
     settings = ModelSettings(
-        folds=config.folds, random_state=config.random_state, calibration=config.calibration, cv_sample=config.cv_sample
+        folds=config.folds,
+        random_state=config.random_state,
+        calibration=config.calibration,
+        cv_sample=config.cv_sample,
+        fit_sample=config.fit_sample,
+        threads=config.threads,
     )
     try:
         model = fit_response_model(engineered_customers, cost, revenue, settings, frame_sha256(engineered_customers))

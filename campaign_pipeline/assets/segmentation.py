@@ -52,9 +52,11 @@ class SegmentationConfig(Config):
     min_stability: float = Field(0.9, description="Mean pairwise adjusted Rand index across seeds")
     silhouette_tolerance: float = Field(0.02, description="Prefer the smallest k this close to the best silhouette")
     force_k: int | None = Field(None, description="Skip the rule and use this k")
-    silhouette_sample: int = Field(20_000, description="Silhouette on a fixed sample above this many rows")
-    fit_sample: int = Field(200_000, description="k-means fits on a fixed sample above this many rows")
+    sweep_sample: int = Field(10_000, description="The k sweep fits on a fixed sample above this many rows")
+    silhouette_sample: int = Field(5_000, description="Silhouette and other scores on a fixed sample above this many rows")
+    fit_sample: int = Field(200_000, description="The final k-means fits on a fixed sample above this many rows")
     random_state: int = Field(0, description="Seed of samples and the final fit")
+    threads: int = Field(1, ge=1, description="OpenMP threads for k-means")
 
 
 @data_asset(group_name=SEGMENTATION, code_version="1", io_manager_key=MODEL_IO)
@@ -78,7 +80,11 @@ def segmentation_model(
         force_k=config.force_k,
     )
     settings = SweepSettings(
-        silhouette_sample=config.silhouette_sample, fit_sample=config.fit_sample, random_state=config.random_state
+        sweep_sample=config.sweep_sample,
+        silhouette_sample=config.silhouette_sample,
+        fit_sample=config.fit_sample,
+        random_state=config.random_state,
+        threads=config.threads,
     )
     matrix = scaled_customers.drop(columns=["ID"])
     model = fit_segmentation(matrix, rule, settings)

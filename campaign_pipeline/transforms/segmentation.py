@@ -24,6 +24,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from campaign_pipeline.errors import InputDataError
 
@@ -87,11 +88,18 @@ class SelectionRule:
 
 @dataclass(frozen=True)
 class SweepSettings:
+    """Above the sample sizes, work runs on fixed random samples so that its cost stops
+    growing with the data: the sweep's fits (``sweep_sample``), the silhouette and other
+    scores (``silhouette_sample``, quadratic in rows) and the final k-means
+    (``fit_sample``). Every customer is then labelled by ``predict``."""
+
     k_values: tuple[int, ...] = tuple(range(2, 11))
     stability_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    silhouette_sample: int = 20_000
+    sweep_sample: int = 10_000
+    silhouette_sample: int = 5_000
     fit_sample: int = 200_000
     n_init: int = 4
+    threads: int = 1  # OpenMP threads for k-means: samples are small, and it avoids oversubscription
     random_state: int = 0
 
 
@@ -144,9 +152,9 @@ def _fit_kmeans(values: np.ndarray, k: int, seed: int, n_init: int) -> KMeans:
 def sweep_k(matrix: pd.DataFrame, settings: SweepSettings) -> pd.DataFrame:
     """Inertia, silhouette, Davies-Bouldin, Calinski-Harabasz, smallest cluster share and
     stability (mean pairwise ARI over seeds) for every k. Fits run on a fixed sample
-    above ``fit_sample`` rows and the silhouette on a fixed sample above ``silhouette_sample``."""
+    above ``sweep_sample`` rows and the scores on a fixed sample above ``silhouette_sample``."""
     values = matrix.to_numpy()
-    fit_rows = values[_sample(len(values), settings.fit_sample, settings.random_state)]
+    fit_rows = values[_sample(len(values), settings.sweep_sample, settings.random_state)]
     score_rows = _sample(len(fit_rows), settings.silhouette_sample, settings.random_state)
     records = []
     for k in settings.k_values:
@@ -207,11 +215,12 @@ def fit_segmentation(matrix: pd.DataFrame, rule: SelectionRule, settings: SweepS
             expected=f"at least {needed} customers to sweep k up to {max(settings.k_values)}",
             fix="Score small files with the nightly_rescore job, which reuses the stored segmentation.",
         )
-    sweep = sweep_k(matrix, settings)
-    k, reason = choose_k(sweep, rule)
-    values = matrix.to_numpy()
-    fit_rows = values[_sample(len(values), settings.fit_sample, settings.random_state)]
-    kmeans = _fit_kmeans(fit_rows, k, settings.random_state, settings.n_init)
+    with threadpool_limits(limits=settings.threads):
+        sweep = sweep_k(matrix, settings)
+        k, reason = choose_k(sweep, rule)
+        values = matrix.to_numpy()
+        fit_rows = values[_sample(len(values), settings.fit_sample, settings.random_state)]
+        kmeans = _fit_kmeans(fit_rows, k, settings.random_state, settings.n_init)
     spend_position = list(matrix.columns).index(SPEND_FEATURE)
     order = np.empty(k, dtype=int)
     order[np.argsort(kmeans.cluster_centers_[:, spend_position], kind="stable")] = np.arange(k)

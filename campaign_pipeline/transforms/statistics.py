@@ -105,12 +105,17 @@ def merge_small_groups(
 ) -> tuple[pd.Series, list[str], list[str]]:
     """Merge ordered groups until every expected count of the Response table is at least
     ``MIN_EXPECTED``: the smallest offending group joins its smaller neighbour.
-    Returns the merged labels, the merges made and the final order of groups."""
-    labels = labels.astype(str)
-    order = [str(level) for level in order if str(level) in set(labels)]
+    Returns the merged labels (categorical in that order), the merges made and the final
+    order of groups."""
+    # Work on the distinct labels and a small count table; the rows are touched twice.
+    codes, uniques = pd.factorize(labels, use_na_sentinel=False)
+    names = [str(level) for level in uniques]
+    order = [str(level) for level in order if str(level) in set(names)]
+    counts = pd.crosstab(codes, np.asarray(response)).rename(index=dict(enumerate(names))).reindex(order).fillna(0)
+    merged_into = {name: name for name in names}
     merges: list[str] = []
     while len(order) > 2:
-        table = pd.crosstab(labels, response).reindex(order).fillna(0)
+        table = counts.reindex(order)
         expected = stats.contingency.expected_freq(table.to_numpy())
         small = [order[i] for i in np.flatnonzero(expected.min(axis=1) < MIN_EXPECTED)]
         if not small:
@@ -122,11 +127,16 @@ def merge_small_groups(
         target = min(neighbours, key=lambda level: sizes[level])
         first, second = sorted([victim, target], key=order.index)
         merged_name = f"{first}+{second}"
-        labels = labels.replace({victim: merged_name, target: merged_name})
+        counts.loc[merged_name] = counts.loc[victim] + counts.loc[target]
+        merged_into = {
+            name: merged_name if group in (victim, target) else group for name, group in merged_into.items()
+        }
         order[order.index(first)] = merged_name
         order.remove(second)
         merges.append(f"'{victim}' (n={int(sizes[victim])}) merged with '{target}'")
-    return labels, merges, order
+    position = {group: i for i, group in enumerate(order)}
+    group_codes = np.array([position.get(merged_into[name], -1) for name in names])[codes]
+    return pd.Series(pd.Categorical.from_codes(group_codes, categories=order), index=labels.index), merges, order
 
 
 def association_test(customers: pd.DataFrame, dimension: str, order: list[str]) -> AssociationTest:
@@ -143,7 +153,8 @@ def association_test(customers: pd.DataFrame, dimension: str, order: list[str]) 
     if table.shape[0] < 2 or table.shape[1] < 2:
         return result
     chi2, p_value, dof, _ = stats.chi2_contingency(table.to_numpy(), correction=False)
-    samples = [customers.loc[labels.eq(level), "conversion_rate"].to_numpy() for level in table.index]
+    by_group = customers["conversion_rate"].groupby(labels, observed=True).apply(np.asarray)
+    samples = [by_group[level] for level in table.index]
     kruskal = stats.kruskal(*samples) if all(len(s) for s in samples) else None
     result.chi2, result.p_value, result.dof = float(chi2), float(p_value), int(dof)
     result.cramers_v = float(association(table.to_numpy(), method="cramer"))
