@@ -155,7 +155,10 @@ def _step(page, screenshots: Path, name: str):
     try:
         yield
     except Exception:
-        page.screenshot(path=screenshots / f"failed-{name}.png")
+        try:
+            page.screenshot(path=screenshots / f"failed-{name}.png")
+        except Exception:  # a dead browser must not hide the original failure
+            pass
         raise
 
 
@@ -165,6 +168,14 @@ def _label_matches(label: str, name: str) -> bool:
         return label == name
     head, tail = label.split("…", 1)
     return name.startswith(head) and name.endswith(tail) and len(name) >= len(head) + len(tail)
+
+
+def test_truncated_labels_match_only_their_asset():
+    assert _label_matches("raw_customers", "raw_customers")
+    assert _label_matches("enginee…_customers", "engineered_customers")
+    assert not _label_matches("enginee…_customers", "cleaned_customers")
+    assert not _label_matches("raw_customers", "raw_customers_2")
+    assert not _label_matches("ab…ba", "aba")  # head and tail may not overlap
 
 
 def _show_graph(page, roomy: bool = False):
