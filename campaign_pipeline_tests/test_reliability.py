@@ -6,7 +6,9 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -178,6 +180,16 @@ def test_a_million_rows_are_read(tmp_path):
     assert frame["Dt_Customer"].notna().all() and report.date_format == "dd-mm-yyyy"
 
 
+def _read_output(run: subprocess.Popen, waiting: threading.Event) -> str:
+    """All of ``run``'s output; sets ``waiting`` once it reports waiting for the lock."""
+    lines = []
+    for line in run.stdout:
+        lines.append(line)
+        if "waiting for it to finish" in line:
+            waiting.set()
+    return "".join(lines)
+
+
 def test_two_overlapping_nightly_runs_do_not_interleave(trained, good_frame, tmp_path):
     data_dir = tmp_path / "data"
     subprocess.run(["cp", "-r", str(trained), str(data_dir)], check=True)
@@ -190,10 +202,15 @@ def test_two_overlapping_nightly_runs_do_not_interleave(trained, good_frame, tmp
     lock = DirectoryLock(data_dir, timeout_seconds=60)
     lock.acquire()
     runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
-    time.sleep(8)
-    lock.release()
-    outputs = [run.communicate(timeout=600)[0] for run in runs]
-    assert all(run.returncode == 0 for run in runs), outputs
+    # Release only once both runs report that they wait (start-up time varies with load).
+    waiting = [threading.Event() for _ in runs]
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        readers = [pool.submit(_read_output, run, event) for run, event in zip(runs, waiting)]
+        for event in waiting:
+            event.wait(timeout=300)
+        lock.release()
+        outputs = [reader.result(timeout=600) for reader in readers]
+    assert all(run.wait(timeout=60) == 0 for run in runs), outputs
     assert all("waiting for it to finish" in output for output in outputs)
     # One run's writes all come before the other's: their step windows do not overlap.
     windows = sorted(_run_window(output) for output in outputs)

@@ -68,13 +68,17 @@ def read_customers(path: str | Path, date_order: DateOrder = "auto") -> tuple[pd
     header_line = text.split("\n", 1)[0].rstrip("\r")
     separator = _detect_separator(header_line, source)
     try:
+        # Columns the parser reads cleanly as numbers arrive typed (fast on large files);
+        # any column with something else in it arrives as text, for the checks below to
+        # name the lines. Empty cells stay "" rather than becoming NaN, so that they are
+        # reported too, and low_memory=False types each column as a whole.
         frame = pd.read_csv(
             io.StringIO(text),
             sep=separator,
-            dtype=str,
             keep_default_na=False,
             skipinitialspace=True,
             skip_blank_lines=True,
+            low_memory=False,
         )
     except pd.errors.ParserError as error:
         raise InputDataError(
@@ -110,6 +114,8 @@ def type_customer_table(
         if column in INTEGER_COLUMNS and (fast := _plain_integers(values)) is not None:
             typed[column] = fast
             continue
+        if column in (*STRING_COLUMNS, DATE_COLUMN) and values.dtype != object:
+            values = values.astype(str)  # text that happens to look like numbers
         if values.dtype == object:
             values = values.str.strip()
         if column in STRING_COLUMNS:
