@@ -88,7 +88,7 @@ def failure_table(failures: pd.DataFrame) -> MetadataValue:
 def contract_failures(model, frame: pd.DataFrame) -> pd.DataFrame | None:
     """The pandera failure cases of ``frame`` against ``model``, or None when it passes."""
     try:
-        model.validate(frame, lazy=True)
+        model.validate(frame, lazy=True, inplace=True)  # nothing is coerced, so no copy is needed
     except pa_errors.SchemaErrors as error:
         return error.failure_cases
     return None

@@ -116,8 +116,8 @@ class CleanedCustomers(RawCustomers):
     years, standard categories, income placeholders removed and missing income handled."""
 
     Year_Birth: Series[int] = pa.Field(ge=1901, le=2100, description="Birth year, impossible ones removed")
-    Education: Series[str] = pa.Field(isin=list(EDUCATION_LEVELS), description="Standard education level")
-    Marital_Status: Series[str] = pa.Field(isin=list(MARITAL_STATUSES), description="Standard marital status")
+    Education: Series[pa.Category] = pa.Field(isin=list(EDUCATION_LEVELS), description="Standard education level")
+    Marital_Status: Series[pa.Category] = pa.Field(isin=list(MARITAL_STATUSES), description="Standard marital status")
     income_imputed: Series[bool] = pa.Field(description="Income was missing or a placeholder and was imputed")
 
     class Config:
@@ -130,7 +130,7 @@ class EngineeredCustomers(CleanedCustomers):
     explicit reference date."""
 
     age: Series[int] = pa.Field(ge=0, le=130, description="Reference year minus birth year")
-    age_group: Series[str] = pa.Field(isin=list(AGE_GROUPS), description="Age band")
+    age_group: Series[pa.Category] = pa.Field(isin=list(AGE_GROUPS), description="Age band")
     tenure_months: Series[int] = pa.Field(ge=0, description="Whole months from enrolment to the reference date")
     total_interactions: Series[int] = pa.Field(ge=0, description="Web visits plus all purchases")
     total_purchases: Series[int] = pa.Field(ge=0, description="Deals + web + catalogue + store purchases")
@@ -140,11 +140,11 @@ class EngineeredCustomers(CleanedCustomers):
     customer_value_index: Series[int] = pa.Field(ge=0, description="Total spend on the six families, MU")
     family_size: Series[int] = pa.Field(ge=1, description="Adults (2 if married/together) plus children")
     children: Series[int] = pa.Field(ge=0, description="Kidhome + Teenhome")
-    recency_segment: Series[str] = pa.Field(isin=list(RECENCY_SEGMENTS), description="Recent <=30, Medium <=90, Old")
+    recency_segment: Series[pa.Category] = pa.Field(isin=list(RECENCY_SEGMENTS), description="Recent <=30, Medium <=90, Old")
     income_per_capita: Series[float] = pa.Field(ge=0, description="Income / family size, MU")
-    preferred_channel: Series[str] = pa.Field(isin=list(CHANNELS), description="Channel with most purchases")
+    preferred_channel: Series[pa.Category] = pa.Field(isin=list(CHANNELS), description="Channel with most purchases")
     loyalty_score: Series[int] = pa.Field(ge=0, le=5, description="Campaigns 1-5 accepted")
-    top_product_family: Series[str] = pa.Field(
+    top_product_family: Series[pa.Category] = pa.Field(
         isin=[*PRODUCT_FAMILIES.values(), "none"], description="Product family with the highest spend"
     )
 

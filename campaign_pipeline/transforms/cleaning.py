@@ -58,7 +58,9 @@ class CleaningReport:
 def duplicate_groups(frame: pd.DataFrame, ignore: tuple[str, ...] = ("ID",)) -> pd.Series:
     """A group number per row, equal for rows that match on every column but ``ignore``."""
     columns = [c for c in frame.columns if c not in ignore]
-    return pd.Series(frame.groupby(columns, dropna=False, sort=False).ngroup().to_numpy(), index=frame.index)
+    return pd.Series(
+        frame.groupby(columns, dropna=False, sort=False, observed=True).ngroup().to_numpy(), index=frame.index
+    )
 
 
 def clean_customers(raw: pd.DataFrame, rules: CleaningRules, source: str = "the customer file") -> tuple[pd.DataFrame, CleaningReport]:
@@ -97,7 +99,7 @@ def clean_customers(raw: pd.DataFrame, rules: CleaningRules, source: str = "the 
         standard = frame[column].replace(mapping)
         standard = standard.where(standard.isin(allowed), "Other")
         mapped[column] = int(standard.ne(frame[column]).sum())
-        frame[column] = standard.astype(object)
+        frame[column] = pd.Categorical(standard, categories=list(allowed))
 
     # Last, so that rows made equal by the rules above (a mapped category, a filled
     # income) count as the duplicates they are.

@@ -42,15 +42,15 @@ def whole_months_between(start: pd.Series, end: pd.Timestamp) -> pd.Series:
 
 def _label_of_max(frame: pd.DataFrame, labels: list[str], none_label: str) -> pd.Series:
     values = frame.to_numpy()
-    best = np.asarray(labels, dtype=object)[values.argmax(axis=1)]
-    return pd.Series(np.where(values.max(axis=1) > 0, best, none_label), index=frame.index, dtype=object)
+    codes = np.where(values.max(axis=1) > 0, values.argmax(axis=1), len(labels))
+    return pd.Series(pd.Categorical.from_codes(codes, categories=[*labels, none_label]), index=frame.index)
 
 
 def engineer_features(cleaned: pd.DataFrame, reference_date: pd.Timestamp) -> pd.DataFrame:
     """Add the engineered columns to a frame that satisfies ``CleanedCustomers``."""
     frame = cleaned.copy()
     frame["age"] = (reference_date.year - frame["Year_Birth"]).astype("int64")
-    frame["age_group"] = pd.cut(frame["age"], AGE_BINS, labels=AGE_GROUPS).astype(object)
+    frame["age_group"] = pd.cut(frame["age"], AGE_BINS, labels=AGE_GROUPS)
     frame["tenure_months"] = whole_months_between(frame["Dt_Customer"], reference_date)
 
     frame["total_purchases"] = frame[list(PURCHASE_COLUMNS)].sum(axis=1).astype("int64")
@@ -64,9 +64,7 @@ def engineer_features(cleaned: pd.DataFrame, reference_date: pd.Timestamp) -> pd
     frame["children"] = (frame["Kidhome"] + frame["Teenhome"]).astype("int64")
     adults = np.where(frame["Marital_Status"].isin(PARTNERED), 2, 1)
     frame["family_size"] = (frame["children"] + adults).astype("int64")
-    frame["recency_segment"] = pd.cut(
-        frame["Recency"], RECENCY_BINS, labels=["Recent", "Medium", "Old"]
-    ).astype(object)
+    frame["recency_segment"] = pd.cut(frame["Recency"], RECENCY_BINS, labels=["Recent", "Medium", "Old"])
     frame["income_per_capita"] = frame["Income"] / frame["family_size"]
     frame["preferred_channel"] = _label_of_max(
         frame[list(CHANNEL_PURCHASE_COLUMNS.values())], list(CHANNEL_PURCHASE_COLUMNS), "none"

@@ -107,7 +107,11 @@ def contact_list(scored: pd.DataFrame, clustered: pd.DataFrame) -> pd.DataFrame:
     (their preferred channel) and what to feature (their top product family)."""
     details = clustered[["ID", "preferred_channel", "top_product_family"]]
     contacts = scored.loc[scored["contact"], ["ID", "cluster", "cluster_name", "response_probability", "expected_profit"]]
-    contacts = contacts.merge(details, on="ID", how="left").rename(columns={"top_product_family": "feature_product"})
+    contacts = (
+        contacts.merge(details, on="ID", how="left")
+        .rename(columns={"top_product_family": "feature_product"})
+        .astype({"preferred_channel": object, "feature_product": object})  # plain text in the export
+    )
     channel = contacts["preferred_channel"].replace({"none": "email"})
     contacts["suggested_action"] = "contact via " + channel + ", feature " + contacts["feature_product"]
     return contacts.sort_values(["expected_profit", "ID"], ascending=[False, True], kind="stable").reset_index(drop=True)
