@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from campaign_pipeline.synthetic import generate_customers, write_customers_csv
+from campaign_pipeline_tests.harness import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REAL_CSV = REPO_ROOT.parent / "shared" / "data" / "marketing_campaign.csv"
@@ -27,10 +28,7 @@ def real_csv() -> Path:
     """Skips where the reference file is missing; in CI (``CI`` set) a missing file fails."""
     path = real_csv_path()
     if path is None:
-        message = "reference file not found: set CAMPAIGN_REAL_CSV or place it at ../shared/data/marketing_campaign.csv"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("reference file not found: set CAMPAIGN_REAL_CSV or place it at ../shared/data/marketing_campaign.csv")
     return path
 
 

@@ -16,8 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,7 +23,8 @@ import pytest
 
 from campaign_pipeline.assets.impact import IMPACT_COLUMNS_SHOWN
 from campaign_pipeline_tests.test_defs import EXPECTED_DEPENDENCIES
-from campaign_pipeline_tests.test_webserver_graphql import EXPECTED_SCHEDULES, EXPECTED_SENSORS, _free_port
+from campaign_pipeline_tests.harness import free_port, unavailable, wait_until_serving
+from campaign_pipeline_tests.test_webserver_graphql import EXPECTED_SCHEDULES, EXPECTED_SENSORS
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CAMPAIGN_CHROMIUM", "/usr/bin/chromium")
@@ -43,12 +42,6 @@ IMPACT_CHART = "impact chart"  # the title ``impact.py`` gives ``metadata.chart`
 # The asset node labels of the zoomed-out graph: "nodes" by their CSS module class.
 ASSET_NODE_LABEL = "[class*=AssetNode_assetName]"
 
-
-def _unavailable(message: str):
-    """Skip locally; in CI (``CI`` set) a missing browser is a failure, as for the reference file."""
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def _screenshot_dir(tmp_path_factory) -> Path:
@@ -69,7 +62,7 @@ def dagster_dev(tmp_path_factory):
     home = tmp_path_factory.mktemp("dagster_home")
     shutil.copy(REPOSITORY_ROOT / "dagster.yaml", home / "dagster.yaml")
     data_dir = tmp_path_factory.mktemp("data")
-    port = _free_port()
+    port = free_port()
     command = [str(Path(sys.executable).parent / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port),
                "-m", "campaign_pipeline.definitions"]  # fmt: skip
     env = {**os.environ, "DAGSTER_HOME": str(home), "CAMPAIGN_DATA_DIR": str(data_dir)}
@@ -81,15 +74,7 @@ def dagster_dev(tmp_path_factory):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, log.read_text()[-3000:]
-            try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=5)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, log.read_text()[-3000:]
-                time.sleep(1)
+        wait_until_serving(server, url, log, timeout_seconds=180)
         yield url, log
     finally:
         _stop_group(server)
@@ -118,14 +103,14 @@ def browser():
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:
-        _unavailable("playwright is not installed: pip install -e '.[dev]'")
+        unavailable("playwright is not installed: pip install -e '.[dev]'")
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        _unavailable(f"Chromium not found at {CHROMIUM}: apt-get install chromium, or set CAMPAIGN_CHROMIUM")
+        unavailable(f"Chromium not found at {CHROMIUM}: apt-get install chromium, or set CAMPAIGN_CHROMIUM")
     with sync_playwright() as playwright:
         try:
             launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         except Error as error:
-            _unavailable(f"Chromium at {CHROMIUM} did not start: {error}")
+            unavailable(f"Chromium at {CHROMIUM} did not start: {error}")
         yield launched
         launched.close()
 

@@ -8,7 +8,7 @@ import textwrap
 
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance, Output, asset, materialize
+from dagster import DagsterInstance, materialize
 from upath import UPath
 
 from campaign_pipeline.errors import InputDataError

@@ -12,7 +12,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, QueuedRunCoordi
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 from campaign_pipeline.definitions import build_definitions
+from campaign_pipeline_tests.harness import free_port, unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_HOME = REPO_ROOT / "deploy" / "postgres"
@@ -39,11 +39,6 @@ class Server:
     port: int
     environment: dict[str, str]  # the DAGSTER_PG_* variables deploy/postgres/dagster.yaml reads
 
-
-def _unavailable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def _postgres_bin() -> Path | None:
@@ -64,16 +59,10 @@ def _as_server_user() -> list[str]:
     try:
         pwd.getpwnam(SERVER_USER)
     except KeyError:
-        _unavailable(f"running as root and there is no '{SERVER_USER}' user to run PostgreSQL as")
+        unavailable(f"running as root and there is no '{SERVER_USER}' user to run PostgreSQL as")
     if shutil.which("runuser"):
         return ["runuser", "-u", SERVER_USER, "--"]
     return ["setpriv", f"--reuid={SERVER_USER}", f"--regid={SERVER_USER}", "--init-groups", "--"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _run(command: list[str], log: Path | None = None) -> None:
@@ -90,7 +79,7 @@ def postgres_server() -> Iterator[Server]:
     """A PostgreSQL server of this test module's own, stopped and deleted afterwards."""
     bin_dir = _postgres_bin()
     if bin_dir is None:
-        _unavailable(
+        unavailable(
             "PostgreSQL binaries not found (no /usr/lib/postgresql/*/bin/initdb): "
             "install the Debian package 'postgresql' (.ci/run does)"
         )
@@ -116,7 +105,7 @@ def postgres_server() -> Iterator[Server]:
         password_file.unlink()
         # A free port can be taken between the probe and the start: try a few.
         for attempt in range(3):
-            port = _free_port()
+            port = free_port()
             options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
             try:
                 _run([*pg_ctl, "-l", str(log), "-w", "-t", str(START_TIMEOUT_SECONDS), "-o", options, "start"], log)

@@ -6,15 +6,14 @@ sensor fails until the tests change with it."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from campaign_pipeline_tests.harness import free_port, wait_until_serving
 from campaign_pipeline_tests.test_defs import CONTRACT_CHECKED, EXPECTED_DEPENDENCIES
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
@@ -43,12 +42,6 @@ QUERY = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _post(url: str, query: str) -> dict:
     request = urllib.request.Request(url, data=json.dumps({"query": query}).encode(), method="POST")
     request.add_header("Content-Type", "application/json")
@@ -64,7 +57,7 @@ def webserver(tmp_path_factory):
     port and with no host given, so the default bind address is what is tested."""
     home = tmp_path_factory.mktemp("dagster_home")
     shutil.copy(REPOSITORY_ROOT / "dagster.yaml", home / "dagster.yaml")
-    port = _free_port()
+    port = free_port()
     command = [str(Path(sys.executable).parent / "dagster-webserver"), "-p", str(port),
                "-m", "campaign_pipeline.definitions"]  # fmt: skip
     log = home / "webserver.log"
@@ -74,15 +67,7 @@ def webserver(tmp_path_factory):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, log.read_text()[-3000:]
-            try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=5)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, log.read_text()[-3000:]
-                time.sleep(1)
+        wait_until_serving(server, url, log, timeout_seconds=120)
         yield url, log
     finally:
         server.terminate()
