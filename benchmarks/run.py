@@ -1,12 +1,13 @@
 """Time the campaign graph under Dagster against the plain reference, per input size.
 
-    python -m benchmarks.run --customers 2240 --customers 20000
+    python -m benchmarks.run --customers 2240 --customers 100000 --customers 1000000
 
 For each size: write the customers to a CSV (the real file for 2,240 when it exists),
-then, each in a fresh process so that its peak RSS is its own,
+then, each in a fresh process so that its peak RSS is its own, ``--repeat`` times in turn,
 
-1. Dagster: materialise every asset in-process on an ephemeral instance, then run the
-   ``nightly_rescore`` and ``retrain`` jobs on the same instance and data directory;
+1. Dagster: materialise every asset in-process on an ephemeral instance (the first time
+   also run the ``nightly_rescore`` and ``retrain`` jobs on the same instance and data
+   directory);
 2. the reference: ``benchmarks.reference`` on the same CSV.
 
 Results go to ``benchmarks/results/<N>.json`` and a table is printed.
@@ -18,6 +19,7 @@ import multiprocessing
 import os
 import platform
 import resource
+import statistics
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -49,20 +51,20 @@ def _step_seconds(instance, run_id: str) -> dict[str, float]:
     return seconds
 
 
-def measure_dagster(csv_path: str, data_dir: str) -> dict:
-    """Full materialisation, then ``nightly_rescore`` and ``retrain``; seconds and peak RSS."""
+def measure_dagster(csv_path: str, data_dir: str, with_jobs: bool = True) -> dict:
+    """Full materialisation, then (``with_jobs``) ``nightly_rescore`` and ``retrain``;
+    seconds and peak RSS."""
     from dagster import DagsterInstance, in_process_executor
 
     from campaign_pipeline.definitions import build_definitions
 
     defs = build_definitions(data_dir=data_dir, raw_csv=csv_path, executor=in_process_executor, timezone="UTC")
     instance = DagsterInstance.ephemeral()
-    seconds = {}
-    for name, job in (
-        ("total", defs.resolve_implicit_global_asset_job_def()),
-        ("rescore", defs.resolve_job_def("nightly_rescore")),
-        ("retrain", defs.resolve_job_def("retrain")),
-    ):
+    seconds = {"rescore": None, "retrain": None}
+    jobs = [("total", defs.resolve_implicit_global_asset_job_def())]
+    if with_jobs:
+        jobs += [("rescore", defs.resolve_job_def("nightly_rescore")), ("retrain", defs.resolve_job_def("retrain"))]
+    for name, job in jobs:
         start = time.perf_counter()
         result = job.execute_in_process(instance=instance)
         seconds[name] = round(time.perf_counter() - start, 3)
@@ -108,8 +110,13 @@ def machine() -> dict:
     }
 
 
-def benchmark(customers: int, real_csv: Path, seed: int) -> dict:
-    """Measure one input size and write ``results/<customers>.json``."""
+def benchmark(customers: int, real_csv: Path, seed: int, repeat: int) -> dict:
+    """Measure one input size and write ``results/<customers>.json``.
+
+    The materialisation and the reference alternate ``repeat`` times (a fresh process and
+    data directory each), so that a drift in the machine's speed hits both; seconds are
+    medians and ``overhead_ratio`` is the median of the pair-by-pair ratios. Rescoring and
+    retraining are timed after the first materialisation."""
     from campaign_pipeline.synthetic import generate_customers, write_customers_csv
 
     with tempfile.TemporaryDirectory(prefix=f"campaign-bench-{customers}-") as work:
@@ -119,14 +126,31 @@ def benchmark(customers: int, real_csv: Path, seed: int) -> dict:
         else:
             csv_path, source = work_dir / "customers.csv", f"synthetic (seed {seed})"
             write_customers_csv(generate_customers(customers, seed), csv_path)
-        dagster_run = in_fresh_process(measure_dagster, str(csv_path), str(work_dir / "dagster"))
-        reference_run = in_fresh_process(measure_reference, str(csv_path), str(work_dir / "reference"))
+        dagster_runs, reference_runs = [], []
+        for attempt in range(repeat):
+            dagster_runs.append(
+                in_fresh_process(measure_dagster, str(csv_path), str(work_dir / f"dagster-{attempt}"), attempt == 0)
+            )
+            reference_runs.append(in_fresh_process(measure_reference, str(csv_path), str(work_dir / f"reference-{attempt}")))
+    totals = [run["total_seconds"] for run in dagster_runs]
+    references = [run["reference_seconds"] for run in reference_runs]
+    ratios = [round(total / reference, 3) for total, reference in zip(totals, references)]
+    first = dagster_runs[0]
     result = {
         "customers": customers,
         "source": source,
-        **dagster_run,
-        **reference_run,
-        "overhead_ratio": round(dagster_run["total_seconds"] / reference_run["reference_seconds"], 3),
+        "repeat": repeat,
+        "total_seconds": statistics.median(totals),
+        "rescore_seconds": first["rescore_seconds"],
+        "retrain_seconds": first["retrain_seconds"],
+        "asset_seconds": first["asset_seconds"],
+        "peak_rss_mb": max(run["peak_rss_mb"] for run in dagster_runs),
+        "reference_seconds": statistics.median(references),
+        "reference_peak_rss_mb": max(run["reference_peak_rss_mb"] for run in reference_runs),
+        "overhead_ratio": statistics.median(ratios),
+        "total_seconds_runs": totals,
+        "reference_seconds_runs": references,
+        "overhead_ratio_runs": ratios,
         "machine": machine(),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -152,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, action="append", required=True, help="input size; repeat for several")
     parser.add_argument("--real-csv", type=Path, default=REAL_CSV, help=f"used for {REAL_ROWS} customers when it exists")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic customers")
+    parser.add_argument("--repeat", type=int, default=3, help="materialisation/reference pairs per size (medians)")
     args = parser.parse_args(argv)
-    print_table([benchmark(customers, args.real_csv, args.seed) for customers in args.customers])
+    print_table([benchmark(customers, args.real_csv, args.seed, args.repeat) for customers in args.customers])
     return 0
 
 
