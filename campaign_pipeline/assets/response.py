@@ -30,7 +30,7 @@ RESPONSE_GROUP = "response"
 class ResponseModelConfig(Config):
     """Cross-validation and calibration settings of the response model."""
 
-    folds: int = Field(5, description="StratifiedGroupKFold folds (duplicates share a fold)")
+    folds: int = Field(5, description="Stratified folds (customers equal but for ID share a fold)")
     random_state: int = Field(0, description="Seed of folds, samples and models")
     calibration: str = Field("sigmoid", description="sigmoid or isotonic")
     cv_sample: int = Field(20_000, description="Compare models on a fixed stratified sample above this many rows")
