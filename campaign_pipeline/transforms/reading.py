@@ -18,6 +18,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.schemas import OPTIONAL_INPUT_COLUMNS, RawCustomers
@@ -67,6 +69,49 @@ def read_customers(path: str | Path, date_order: DateOrder = "auto") -> tuple[pd
         )
     header_line = text.split("\n", 1)[0].rstrip("\r")
     separator = _detect_separator(header_line, source)
+    frame = _read_plain_file(raw, separator)
+    if frame is None:
+        frame = _read_any_file(text, separator, source)
+    frame.index = pd.RangeIndex(2, 2 + len(frame), name="line")
+    typed, report = type_customer_table(frame, source, date_order)
+    return typed, replace(
+        report,
+        separator=SEPARATORS[separator],
+        byte_order_mark=has_bom,
+        line_ending="CRLF" if "\r\n" in text[: len(header_line) + 2] else "LF",
+    )
+
+
+def _read_plain_file(raw: bytes, separator: str) -> pd.DataFrame | None:
+    """The common case fast: pyarrow's multithreaded parser, when every integer column is
+    plain integers (spaces around them allowed, as in the other reader). None for anything
+    else (blank lines, which would shift the line numbers; text, decimals or gaps in an
+    integer column; a ragged line), so that ``_read_any_file`` and the checks after it read
+    the file and name the lines."""
+    if b"\n\n" in raw or b"\n\r\n" in raw:
+        return None
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    # Text columns stay text, and only an empty cell is missing ("NA" or "nan" is refused
+    # as text later, as the other reader does).
+    header = body.split(b"\n", 1)[0].decode("utf-8").rstrip("\r").split(separator)
+    text_columns = (*STRING_COLUMNS, DATE_COLUMN, *FLOAT_COLUMNS)
+    as_text = {name.strip('"'): pa.string() for name in header if name.strip().strip('"') in text_columns}
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(body),
+            parse_options=pa_csv.ParseOptions(delimiter=separator),
+            convert_options=pa_csv.ConvertOptions(column_types=as_text, null_values=[""], strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    for name, column in zip(table.column_names, table.columns):
+        if name not in as_text and not (pa.types.is_integer(column.type) and column.null_count == 0):
+            return None
+    return table.to_pandas()
+
+
+def _read_any_file(text: str, separator: str, source: str) -> pd.DataFrame:
+    """pandas' parser, for any file the fast path declines."""
     try:
         # Columns the parser reads cleanly as numbers arrive typed (fast on large files);
         # any column with something else in it arrives as text, for the checks below to
@@ -86,14 +131,7 @@ def read_customers(path: str | Path, date_order: DateOrder = "auto") -> tuple[pd
             source=source,
             expected=f"the same number of {SEPARATORS[separator]}-separated fields on every line",
         ) from error
-    frame.index = pd.RangeIndex(2, 2 + len(frame), name="line")
-    typed, report = type_customer_table(frame, source, date_order)
-    return typed, replace(
-        report,
-        separator=SEPARATORS[separator],
-        byte_order_mark=has_bom,
-        line_ending="CRLF" if "\r\n" in text[: len(header_line) + 2] else "LF",
-    )
+    return frame
 
 
 def type_customer_table(

@@ -7,6 +7,7 @@ import pytest
 
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.schemas import RawCustomers
+from campaign_pipeline.transforms import reading
 from campaign_pipeline.transforms.reading import INPUT_COLUMNS, read_customers
 
 
@@ -46,6 +47,28 @@ def test_every_variant_reads_to_the_same_table(tmp_path, sample, sep, date_forma
     assert report.line_ending == ("CRLF" if line_end == "\r\n" else "LF")
     assert frame.loc[3, "Dt_Customer"] == pd.Timestamp("2013-03-25")
     RawCustomers.validate(frame)
+
+
+@pytest.mark.parametrize("sep, line_end, bom", [("\t", "\n", False), (",", "\r\n", True), (";", "\n", False)])
+def test_fast_and_general_readers_give_the_same_table(tmp_path, sample, sep, line_end, bom, monkeypatch):
+    path = write_variant(sample, tmp_path / "v.csv", sep=sep, line_end=line_end, bom=bom)
+    assert reading._read_plain_file(path.read_bytes(), sep) is not None  # a plain file takes the fast path
+    fast = read_customers(path)
+    monkeypatch.setattr(reading, "_read_plain_file", lambda raw, separator: None)
+    general = read_customers(path)
+    pd.testing.assert_frame_equal(fast[0], general[0])
+    assert fast[1] == general[1]
+
+
+@pytest.mark.parametrize("cell", ["NA", "nan", "7.5", ""])
+def test_anything_but_plain_integers_leaves_the_fast_path(tmp_path, sample, cell):
+    sample["NumWebVisitsMonth"] = sample["NumWebVisitsMonth"].astype(object)
+    sample.loc[3, "NumWebVisitsMonth"] = cell
+    path = write_variant(sample, tmp_path / "v.csv")
+    assert reading._read_plain_file(path.read_bytes(), "\t") is None
+    with pytest.raises(InputDataError) as caught:
+        read_customers(path)
+    assert caught.value.column == "NumWebVisitsMonth" and caught.value.lines == [5]
 
 
 def test_columns_in_another_order_extra_columns_and_spaces(tmp_path, sample):
