@@ -34,8 +34,8 @@ from campaign_pipeline.transforms.impact import (
     score_customers,
 )
 from campaign_pipeline.transforms.profiles import name_clusters, profile_clusters, profile_table
-from campaign_pipeline.transforms.reading import read_customers
-from campaign_pipeline.transforms.reports import segmentation_report_markdown
+from campaign_pipeline.sources.reading import read_customers
+from campaign_pipeline.transforms.markdown import segmentation_report_markdown
 from campaign_pipeline.transforms.response import (
     ModelSettings,
     business_goals,

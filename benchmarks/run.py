@@ -117,7 +117,7 @@ def benchmark(customers: int, real_csv: Path, seed: int, repeat: int) -> dict:
     data directory each), so that a drift in the machine's speed hits both; seconds are
     medians and ``overhead_ratio`` is the median of the pair-by-pair ratios. Rescoring is
     timed after every materialisation, retraining after the first."""
-    from campaign_pipeline.synthetic import generate_customers, write_customers_csv
+    from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
 
     with tempfile.TemporaryDirectory(prefix=f"campaign-bench-{customers}-") as work:
         work_dir = Path(work)

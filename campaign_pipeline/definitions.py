@@ -24,7 +24,7 @@ from dagster import (
 from campaign_pipeline.assets import analysis, features, impact, ingest, response, segmentation
 from campaign_pipeline.automation import build_schedules, customer_file_changed, nightly_rescore, retrain
 from campaign_pipeline.io_managers import ModelIOManagerFactory, ParquetIOManagerFactory
-from campaign_pipeline.resources import CampaignEconomics, CustomerSource, ReportStore
+from campaign_pipeline.resources import CampaignEconomics, CustomerSource, OutputFiles
 
 EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
 ASSET_MODULES = [ingest, features, segmentation, response, impact, analysis]
@@ -42,7 +42,7 @@ def build_definitions(
         resources={
             "io_manager": ParquetIOManagerFactory(base_dir=data_dir),
             "model_io_manager": ModelIOManagerFactory(base_dir=data_dir),
-            "report_store": ReportStore(base_dir=data_dir),
+            "output_files": OutputFiles(base_dir=data_dir),
             "customer_source": CustomerSource(path=raw_csv),
             "campaign_economics": CampaignEconomics(),
         },

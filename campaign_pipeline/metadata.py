@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
-from campaign_pipeline.resources import ReportStore
+from campaign_pipeline.resources import OutputFiles
 
 _TABLE_TYPES = {"i": "int", "u": "int", "f": "float", "b": "bool"}
 
@@ -30,7 +30,7 @@ def table(frame: pd.DataFrame, decimals: int = 3) -> MetadataValue:
     return MetadataValue.table(records=records, schema=TableSchema(columns=columns))
 
 
-def chart(reports: ReportStore, name: str, png: bytes, title: str) -> dict[str, MetadataValue]:
+def chart(reports: OutputFiles, name: str, png: bytes, title: str) -> dict[str, MetadataValue]:
     """Save ``png`` under ``reports/`` and return metadata that shows it inline."""
     path = reports.write_bytes("reports", name, png)
     encoded = base64.b64encode(png).decode()

@@ -13,8 +13,8 @@ from upath import UPath
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import write_atomically
 from campaign_pipeline.transforms.impact import campaign_prices
-from campaign_pipeline.synthetic import generate_customers
-from campaign_pipeline.transforms.reading import ReadReport, read_customers, type_customer_table
+from campaign_pipeline.sources.synthetic import generate_customers
+from campaign_pipeline.sources.reading import ReadStats, read_customers, type_customer_table
 
 
 class CustomerSource(ConfigurableResource):
@@ -38,7 +38,7 @@ class CustomerSource(ConfigurableResource):
             return f"synthetic sample ({self.synthetic_customers} customers, seed {self.synthetic_seed})"
         return self.path
 
-    def load(self) -> tuple[pd.DataFrame, ReadReport]:
+    def load(self) -> tuple[pd.DataFrame, ReadStats]:
         """The typed customer table, indexed by file line number."""
         if self.date_order not in ("auto", "day_first", "month_first"):
             raise InputDataError(
@@ -84,7 +84,7 @@ class CampaignEconomics(ConfigurableResource):
         return campaign_prices(customers, self.cost_per_contact, self.revenue_per_response)
 
 
-class ReportStore(ConfigurableResource):
+class OutputFiles(ConfigurableResource):
     """Charts, reports and exports under ``<data dir>/reports`` and ``<data dir>/exports``."""
 
     base_dir: str = Field(description="The data directory")

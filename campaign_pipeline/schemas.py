@@ -111,6 +111,10 @@ class RawCustomers(pa.DataFrameModel):
         return bool(frame["Income"].notna().any())
 
 
+# The columns of a customer file, in the reference file's order.
+INPUT_COLUMNS: tuple[str, ...] = tuple(RawCustomers.to_schema().columns)
+
+
 class CleanedCustomers(RawCustomers):
     """Customers after the cleaning rules: no duplicates ignoring ID, plausible birth
     years, standard categories, income placeholders removed and missing income handled."""

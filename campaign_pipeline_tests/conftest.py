@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from campaign_pipeline.synthetic import generate_customers, write_customers_csv
+from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
 from campaign_pipeline_tests.harness import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

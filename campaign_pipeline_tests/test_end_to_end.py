@@ -116,7 +116,7 @@ def test_real_file_end_to_end(real_csv, tmp_path):
 
 
 def test_nightly_rescore_scores_a_file_without_response_with_the_stored_models(tmp_path, synthetic_frame):
-    from campaign_pipeline.synthetic import write_customers_csv
+    from campaign_pipeline.sources.synthetic import write_customers_csv
 
     with_response, without_response = tmp_path / "with.csv", tmp_path / "without.csv"
     write_customers_csv(synthetic_frame, with_response)
@@ -144,7 +144,7 @@ def test_nightly_rescore_scores_a_file_without_response_with_the_stored_models(t
 
 
 def test_terminal_report_prints_the_figures_the_assets_wrote(synthetic_run, capsys, tmp_path):
-    from campaign_pipeline.report import main
+    from campaign_pipeline.summary import main
 
     data_dir, _ = synthetic_run
     assert main(["--data-dir", str(data_dir)]) == 0

@@ -13,7 +13,7 @@ from upath import UPath
 
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import ParquetIOManager, ParquetIOManagerFactory, write_parquet
-from campaign_pipeline.resources import ReportStore
+from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline_tests.test_end_to_end import checksums, materialize_all
 
 KILLED_WRITER = textwrap.dedent(
@@ -104,7 +104,7 @@ def test_transient_io_errors_are_retried_but_data_errors_are_not(tmp_path):
 
 
 def test_export_names_cannot_climb_out_of_the_data_directory(tmp_path):
-    store = ReportStore(base_dir=str(tmp_path / "data"))
+    store = OutputFiles(base_dir=str(tmp_path / "data"))
     with pytest.raises(InputDataError, match="climbs out of the data directory"):
         store.path("exports", "../../etc/contacts.csv")
     inside = store.path("exports", "contacts.csv")

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from upath import UPath
 
 from campaign_pipeline.io_managers import write_parquet
-from campaign_pipeline.synthetic import generate_customers, write_customers_csv
+from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
 from campaign_pipeline.transforms.features import engineer_features
-from campaign_pipeline.transforms.reading import read_customers, type_customer_table
+from campaign_pipeline.sources.reading import read_customers, type_customer_table
 
 BUDGET = settings(
     max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -13,7 +13,7 @@ from campaign_pipeline.contracts import (
     failure_table,
 )
 from campaign_pipeline.schemas import RawCustomers, RetargetingImpact
-from campaign_pipeline.transforms.reading import type_customer_table
+from campaign_pipeline.sources.reading import type_customer_table
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, Out
 from campaign_pipeline.contracts import data_asset
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.metadata import chart, table
-from campaign_pipeline.resources import CampaignEconomics, ReportStore
+from campaign_pipeline.resources import CampaignEconomics, OutputFiles
 from campaign_pipeline.schemas import RESPONSE, ClusterProfiles, ConversionAnalysis
 from campaign_pipeline.transforms.charts import pca_scatter_chart, segment_rates_chart
 from campaign_pipeline.transforms.impact import contact_everyone
 from campaign_pipeline.transforms.profiles import profile_table
-from campaign_pipeline.transforms.reports import segmentation_report_markdown
+from campaign_pipeline.transforms.markdown import segmentation_report_markdown
 from campaign_pipeline.transforms.segmentation import SegmentationModel
 from campaign_pipeline.transforms.statistics import conversion_analysis as analyse_conversion
 
@@ -21,7 +21,7 @@ ANALYSIS = "analysis"
 
 @data_asset(contract=ConversionAnalysis, group_name=ANALYSIS, code_version="1")
 def conversion_analysis(
-    context: AssetExecutionContext, engineered_customers: pd.DataFrame, report_store: ReportStore
+    context: AssetExecutionContext, engineered_customers: pd.DataFrame, output_files: OutputFiles
 ) -> Output[pd.DataFrame]:
     """Response by age group, recency segment, preferred channel, loyalty score and family
     size: customers, responders, response rate and conversion rate (responses per
@@ -51,7 +51,7 @@ def conversion_analysis(
                 rates[["dimension", "segment", "customers", "responders", "response_rate", "response_rate_low",
                        "response_rate_high", "conversion_rate", "conversion_rate_mean"]]
             ),
-            **chart(report_store, "conversion_by_segment.png", segment_rates_chart(rates), "response by segment"),
+            **chart(output_files, "conversion_by_segment.png", segment_rates_chart(rates), "response by segment"),
         },
     )
 
@@ -61,7 +61,7 @@ def cluster_profiles(
     clustered_customers: pd.DataFrame,
     scaled_customers: pd.DataFrame,
     segmentation_model: SegmentationModel,
-    report_store: ReportStore,
+    output_files: OutputFiles,
 ) -> Output[pd.DataFrame]:
     """Per cluster, in real units and beside the overall value: size and share; mean
     income and spend (MU), recency (days), web visits, children, tenure (months) and
@@ -77,7 +77,7 @@ def cluster_profiles(
         profiles,
         metadata={
             "profiles": table(profiles, decimals=2),
-            **chart(report_store, "cluster_pca.png", scatter, "PCA scatter"),
+            **chart(output_files, "cluster_pca.png", scatter, "PCA scatter"),
         },
     )
 
@@ -90,7 +90,7 @@ def segmentation_report(
     segmentation_model: SegmentationModel,
     raw_customers: pd.DataFrame,
     campaign_economics: CampaignEconomics,
-    report_store: ReportStore,
+    output_files: OutputFiles,
 ) -> MaterializeResult:
     """``reports/segmentation_report.md``: the age conclusion, the conversion analysis, the
     choice of k, the cluster profiles and the retargeting recommendation, with the charts,
@@ -100,5 +100,5 @@ def segmentation_report(
     text = segmentation_report_markdown(
         conversion_analysis, cluster_profiles, retargeting_impact, segmentation_model, baseline
     )
-    path = report_store.write_text("segmentation_report.md", text)
+    path = output_files.write_text("segmentation_report.md", text)
     return MaterializeResult(metadata={"path": MetadataValue.path(str(path)), "report": MetadataValue.md(text)})

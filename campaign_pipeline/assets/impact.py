@@ -8,7 +8,7 @@ from pydantic import Field
 
 from campaign_pipeline.contracts import data_asset, require_contract
 from campaign_pipeline.metadata import chart, table
-from campaign_pipeline.resources import CampaignEconomics, ReportStore
+from campaign_pipeline.resources import CampaignEconomics, OutputFiles
 from campaign_pipeline.schemas import ContactList, RetargetingImpact
 from campaign_pipeline.transforms.charts import impact_chart
 from campaign_pipeline.transforms.impact import (
@@ -47,7 +47,7 @@ def retargeting_impact(
     clustered_customers: pd.DataFrame,
     raw_customers: pd.DataFrame,
     campaign_economics: CampaignEconomics,
-    report_store: ReportStore,
+    output_files: OutputFiles,
 ) -> Output[pd.DataFrame]:
     """One row per cluster: size, real-unit profile (income and spend in MU, recency in
     days), observed response rate and mean score, and the money of (a) contacting everyone
@@ -73,7 +73,7 @@ def retargeting_impact(
             "total_targeted_customers": int(totals["targeted_customers"]),
             "baseline_contact_everyone_profit_mu": baseline["profit"] if baseline else "no Response in the file",
             "impact_table": table(impact[IMPACT_COLUMNS_SHOWN]),
-            **chart(report_store, "retargeting_impact.png", impact_chart(impact), "impact chart"),
+            **chart(output_files, "retargeting_impact.png", impact_chart(impact), "impact chart"),
         },
     )
 
@@ -86,7 +86,7 @@ class ContactListConfig(Config):
 
 @data_asset(group_name="impact", code_version="1")
 def contact_list(
-    config: ContactListConfig, scored_customers: pd.DataFrame, clustered_customers: pd.DataFrame, report_store: ReportStore
+    config: ContactListConfig, scored_customers: pd.DataFrame, clustered_customers: pd.DataFrame, output_files: OutputFiles
 ) -> MaterializeResult:
     """``exports/contact_list.csv``: one row per customer worth contacting (expected profit
     > 0), best first, with cluster name, probability, expected profit (MU), preferred
@@ -94,10 +94,10 @@ def contact_list(
     ``exports/contact_list_by_channel.csv``, the per-channel summary."""
     contacts = require_contract(ContactList, build_contact_list(scored_customers, clustered_customers))
     by_channel = channel_summary(contacts)
-    path = report_store.write_bytes("exports", config.file_name, contacts.to_csv(index=False).encode())
+    path = output_files.write_bytes("exports", config.file_name, contacts.to_csv(index=False).encode())
     name = PurePath(config.file_name)
     summary_name = str(name.with_name(f"{name.stem}_by_channel.csv"))
-    report_store.write_bytes("exports", summary_name, by_channel.to_csv(index=False).encode())
+    output_files.write_bytes("exports", summary_name, by_channel.to_csv(index=False).encode())
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(str(path)),

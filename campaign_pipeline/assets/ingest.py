@@ -23,16 +23,16 @@ def raw_customers(context: AssetExecutionContext, customer_source: CustomerSourc
     the seeded synthetic sample. Anything else is refused with the file, column and
     lines to fix. Quirks are kept here; ``cleaned_customers`` handles them.
     """
-    frame, report = customer_source.load()
-    frame.attrs["source"] = report.source  # named by contract failures; never stored
-    context.log.info(f"Read {report.rows} customers from {report.source}")
+    frame, stats = customer_source.load()
+    frame.attrs["source"] = stats.source  # named by contract failures; never stored
+    context.log.info(f"Read {stats.rows} customers from {stats.source}")
     return Output(
         frame,  # indexed by file line, so contract failures name lines; not stored
         metadata={
             "source": customer_source.label,
             "synthetic": customer_source.is_synthetic,
             "input_fingerprint": customer_source.fingerprint(),
-            **{f"read/{key}": value for key, value in report.as_metadata().items() if key != "source"},
+            **{f"read/{key}": value for key, value in stats.as_metadata().items() if key != "source"},
         },
     )
 
@@ -78,14 +78,14 @@ def cleaned_customers(
     the same education level (``income_imputed`` marks it). ``2n Cycle`` becomes Master,
     ``Alone`` Single, ``Absurd``/``YOLO`` Other.
     """
-    cleaned, report = clean_customers(raw_customers, config.rules())
-    counts = asdict(report)
-    mapped = counts.pop("categories_mapped")
-    context.log.info(f"Cleaning kept {report.rows_out} of {report.rows_in} rows")
+    cleaned, counts = clean_customers(raw_customers, config.rules())
+    counted = asdict(counts)
+    mapped = counted.pop("categories_mapped")
+    context.log.info(f"Cleaning kept {counts.rows_out} of {counts.rows_in} rows")
     return Output(
         cleaned,
         metadata={
-            **{f"cleaning/{key}": value for key, value in counts.items()},
+            **{f"cleaning/{key}": value for key, value in counted.items()},
             **{f"cleaning/mapped_{column}": value for column, value in mapped.items()},
         },
     )

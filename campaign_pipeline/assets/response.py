@@ -8,7 +8,7 @@ from campaign_pipeline.contracts import data_asset
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import KeptModel, stored_model_path
 from campaign_pipeline.metadata import chart, table
-from campaign_pipeline.resources import CampaignEconomics, ReportStore
+from campaign_pipeline.resources import CampaignEconomics, OutputFiles
 from campaign_pipeline.schemas import RESPONSE, ScoredCustomers
 from campaign_pipeline.transforms.charts import profit_curve_chart
 from campaign_pipeline.transforms.impact import score_customers
@@ -45,7 +45,7 @@ def response_model(
     engineered_customers: pd.DataFrame,
     raw_customers: pd.DataFrame,
     campaign_economics: CampaignEconomics,
-    report_store: ReportStore,
+    output_files: OutputFiles,
 ) -> Output:  # a ResponseModel, or KeptModel when it cannot refit
     """Calibrated response model: a scikit-learn ``Pipeline`` (imputation, encoding and
     scaling inside) chosen between logistic regression and gradient boosting by
@@ -66,7 +66,7 @@ def response_model(
     try:
         model = fit_response_model(engineered_customers, cost, revenue, settings, frame_sha256(engineered_customers))
     except InputDataError as error:
-        kept = stored_model_path(report_store.base_dir, "response_model")
+        kept = stored_model_path(output_files.base_dir, "response_model")
         if not kept.exists():
             raise
         # Keep serving the last good model so that scoring still runs downstream.
@@ -113,7 +113,7 @@ def response_model(
     curve = profit_curve(y, probability, cost, revenue)
     importance = holdout_importance(model, engineered_customers, settings)
     rules = responder_rules(engineered_customers, model.threshold, settings.random_state)
-    report_store.write_json("response_model.json", {**summary, "model_comparison": model.comparison.to_dict("records")})
+    output_files.write_json("response_model.json", {**summary, "model_comparison": model.comparison.to_dict("records")})
     context.log.info(
         f"{model.name}: OOF ROC-AUC {summary['cv_roc_auc']:.3f}, profit {summary['campaign_profit']:,.0f} MU"
     )
@@ -126,7 +126,7 @@ def response_model(
             "permutation_importance": table(importance.head(12)),
             "responder_rules_vs_seed_profile": table(rules),
             **chart(
-                report_store,
+                output_files,
                 "profit_curve.png",
                 profit_curve_chart(curve, summary["contacted"] / len(y), summary["campaign_profit"]),
                 "profit curve",

@@ -7,7 +7,7 @@ from sklearn.compose import ColumnTransformer
 
 from campaign_pipeline.contracts import data_asset
 from campaign_pipeline.metadata import chart, table
-from campaign_pipeline.resources import ReportStore
+from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import ClusteredCustomers, ScaledCustomers
 from campaign_pipeline.transforms.charts import k_sweep_chart
 from campaign_pipeline.transforms.profiles import name_clusters, profile_clusters
@@ -65,7 +65,7 @@ def segmentation_model(
     config: SegmentationConfig,
     scaled_customers: pd.DataFrame,
     engineered_customers: pd.DataFrame,
-    report_store: ReportStore,
+    output_files: OutputFiles,
 ) -> Output[SegmentationModel]:
     """Fitted k-means. k is swept over 2..10 (inertia, silhouette, Davies-Bouldin,
     Calinski-Harabasz, smallest cluster share, stability across 5 seeds) and chosen by the
@@ -92,7 +92,7 @@ def segmentation_model(
     model.names = name_clusters(profile_clusters(labelled))
     context.log.info(model.metrics["choice"])
     summary = {"k": model.k, **{key: value for key, value in model.metrics.items() if key != "choice"}}
-    report_store.write_json("segmentation.json", {**summary, "rule": rule.describe(), "choice": model.metrics["choice"]})
+    output_files.write_json("segmentation.json", {**summary, "rule": rule.describe(), "choice": model.metrics["choice"]})
     return Output(
         model,
         metadata={
@@ -100,7 +100,7 @@ def segmentation_model(
             "choice": model.metrics["choice"],
             "names": {str(cluster): name for cluster, name in model.names.items()},
             "k_sweep": table(model.sweep),
-            **chart(report_store, "k_sweep.png", k_sweep_chart(model.sweep, model.k), "k sweep"),
+            **chart(output_files, "k_sweep.png", k_sweep_chart(model.sweep, model.k), "k sweep"),
         },
     )
 

@@ -39,7 +39,7 @@ class CleaningRules:
 
 
 @dataclass(frozen=True)
-class CleaningReport:
+class CleaningCounts:
     """Counts of what each rule did, for asset metadata."""
 
     rows_in: int
@@ -63,7 +63,7 @@ def duplicate_groups(frame: pd.DataFrame, ignore: tuple[str, ...] = ("ID",)) -> 
     )
 
 
-def clean_customers(raw: pd.DataFrame, rules: CleaningRules, source: str = "the customer file") -> tuple[pd.DataFrame, CleaningReport]:
+def clean_customers(raw: pd.DataFrame, rules: CleaningRules, source: str = "the customer file") -> tuple[pd.DataFrame, CleaningCounts]:
     """Apply ``rules`` to a frame that satisfies ``RawCustomers``."""
     frame = raw.copy()
     rows_in = len(frame)
@@ -122,7 +122,7 @@ def clean_customers(raw: pd.DataFrame, rules: CleaningRules, source: str = "the 
         frame = frame.loc[~is_copy]
 
     frame = frame.reset_index(drop=True)
-    report = CleaningReport(
+    counts = CleaningCounts(
         rows_in=rows_in,
         duplicate_rows_dropped=duplicates,
         conflicting_response_groups=conflicting_groups,
@@ -135,4 +135,4 @@ def clean_customers(raw: pd.DataFrame, rules: CleaningRules, source: str = "the 
         categories_mapped=mapped,
         rows_out=len(frame),
     )
-    return frame, report
+    return frame, counts

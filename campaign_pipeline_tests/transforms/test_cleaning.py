@@ -7,7 +7,7 @@ import pytest
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.schemas import CleanedCustomers
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers, duplicate_groups
-from campaign_pipeline.transforms.reading import type_customer_table
+from campaign_pipeline.sources.reading import type_customer_table
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_duplicate_groups_ignore_id_only():
 
 
 def test_real_file_cleaning_counts(real_csv):
-    from campaign_pipeline.transforms.reading import read_customers
+    from campaign_pipeline.sources.reading import read_customers
 
     raw, _ = read_customers(real_csv)
     cleaned, report = clean_customers(raw, CleaningRules())

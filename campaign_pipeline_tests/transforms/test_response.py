@@ -7,7 +7,7 @@ import pytest
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
 from campaign_pipeline.transforms.features import engineer_features
-from campaign_pipeline.transforms.reading import read_customers, type_customer_table
+from campaign_pipeline.sources.reading import read_customers, type_customer_table
 from campaign_pipeline.transforms.response import (
     ModelSettings,
     break_even_probability,

@@ -81,7 +81,7 @@ def test_p_value_formatting():
 def test_real_file_age_effect_is_not_significant(real_csv):
     from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
     from campaign_pipeline.transforms.features import engineer_features
-    from campaign_pipeline.transforms.reading import read_customers
+    from campaign_pipeline.sources.reading import read_customers
 
     raw, _ = read_customers(real_csv)
     cleaned, _ = clean_customers(raw, CleaningRules())

@@ -31,7 +31,7 @@ What is modelled, in generation order:
   ``Alone``/``Absurd``/``YOLO``, and rows repeating another customer under a new ``ID``
   (some of them with the opposite ``Response``).
 
-Command line: ``python -m campaign_pipeline.synthetic --customers N --seed S --out PATH``.
+Command line: ``python -m campaign_pipeline.sources.synthetic --customers N --seed S --out PATH``.
 """
 
 import argparse
@@ -40,16 +40,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS: tuple[str, ...] = (
-    "ID", "Year_Birth", "Education", "Marital_Status", "Income", "Kidhome", "Teenhome",
-    "Dt_Customer", "Recency", "MntWines", "MntFruits", "MntMeatProducts", "MntFishProducts",
-    "MntSweetProducts", "MntGoldProds", "NumDealsPurchases", "NumWebPurchases",
-    "NumCatalogPurchases", "NumStorePurchases", "NumWebVisitsMonth", "AcceptedCmp3",
-    "AcceptedCmp4", "AcceptedCmp5", "AcceptedCmp1", "AcceptedCmp2", "Complain",
-    "Z_CostContact", "Z_Revenue", "Response",
-)  # fmt: skip
-SPEND_COLUMNS = tuple(c for c in COLUMNS if c.startswith("Mnt"))
-CAMPAIGN_COLUMNS = tuple(c for c in COLUMNS if c.startswith("AcceptedCmp"))
+from campaign_pipeline.schemas import INPUT_COLUMNS, SPEND_COLUMNS
+
+# The file's own column order, which the generator also draws its campaigns in.
+CAMPAIGN_COLUMNS = tuple(c for c in INPUT_COLUMNS if c.startswith("AcceptedCmp"))
 
 REFERENCE_ROWS = 2240
 # Education: share of customers, income centre (money units) and relative income spread.
@@ -65,8 +59,9 @@ LIVES_ALONE = np.array([False, False, True, True, True, True, True, True])
 
 FIRST_ENROLMENT, LAST_ENROLMENT = np.datetime64("2012-07-30"), np.datetime64("2014-06-29")
 ENROLMENT_DAYS = int((LAST_ENROLMENT - FIRST_ENROLMENT).astype(int)) + 1
-# Recency and tenure are measured against the file's snapshot date.
-SNAPSHOT = np.datetime64("2014-12-31")
+# Tenure is measured at the extraction, 185 days after the last enrolment (the reference
+# file's Recency is consistent with that). Pipeline runs choose their own reference date.
+EXTRACTION_DAYS_AFTER_LAST_ENROLMENT = 185
 DAYS_PER_MONTH = 30.44
 
 # log1p(amount) of each product family (SPEND_COLUMNS order) as a quadratic in the log
@@ -145,7 +140,7 @@ def _people(n: int, rare_marital: list[int], rng: np.random.Generator) -> dict[s
     teenhome = _bernoulli(rng, _sigmoid(teen_logit), n) * (1 + _bernoulli(rng, 0.05, n))
 
     enrolled_day = rng.integers(0, ENROLMENT_DAYS, n)
-    tenure_months = ((SNAPSHOT - FIRST_ENROLMENT).astype(int) - enrolled_day) / DAYS_PER_MONTH
+    tenure_months = (ENROLMENT_DAYS - 1 + EXTRACTION_DAYS_AFTER_LAST_ENROLMENT - enrolled_day) / DAYS_PER_MONTH
     return {
         "Year_Birth": year_birth,
         "Education": education,
@@ -290,7 +285,7 @@ def _customer_ids(n: int, rng: np.random.Generator) -> np.ndarray:
 def generate_customers(n: int = 2240, seed: int = 0) -> pd.DataFrame:
     """``n`` synthetic customers as the reference file holds them.
 
-    The 29 ``COLUMNS`` in order: integers as int64, ``Income`` float64 with NaN where
+    The 29 ``INPUT_COLUMNS`` in order: integers as int64, ``Income`` float64 with NaN where
     blank, ``Dt_Customer`` as day-first ``dd-mm-yyyy`` text, categories as plain strings.
     About 9% of the rows repeat another customer on every column but ``ID``; about one in
     ten of those carries the opposite ``Response``. The same ``(n, seed)`` always gives
@@ -325,7 +320,7 @@ def generate_customers(n: int = 2240, seed: int = 0) -> pd.DataFrame:
         "Dt_Customer": enrolment_labels[customers["Dt_Customer"]],
         "Response": response[order],
     }
-    return pd.DataFrame({name: customers[name] for name in COLUMNS}, copy=False)
+    return pd.DataFrame({name: customers[name] for name in INPUT_COLUMNS}, copy=False)
 
 
 def write_customers_csv(frame: pd.DataFrame, path: str | Path) -> None:

@@ -22,11 +22,10 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from campaign_pipeline.errors import InputDataError
-from campaign_pipeline.schemas import OPTIONAL_INPUT_COLUMNS, RawCustomers
+from campaign_pipeline.schemas import INPUT_COLUMNS, OPTIONAL_INPUT_COLUMNS
 
 DateOrder = Literal["auto", "day_first", "month_first"]
 
-INPUT_COLUMNS: tuple[str, ...] = tuple(RawCustomers.to_schema().columns)
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in INPUT_COLUMNS if c not in OPTIONAL_INPUT_COLUMNS)
 STRING_COLUMNS = ("Education", "Marital_Status")
 DATE_COLUMN = "Dt_Customer"
@@ -41,7 +40,7 @@ _PARTS_DATE = r"(?P<first>\d{1,2})(?P<sep>[-/.])(?P<second>\d{1,2})(?P=sep)(?P<y
 
 
 @dataclass(frozen=True)
-class ReadReport:
+class ReadStats:
     """How a file was read: everything a user needs to trust that nothing was guessed."""
 
     source: str
@@ -58,7 +57,7 @@ class ReadReport:
         return asdict(self)
 
 
-def read_customers(path: str | Path, date_order: DateOrder = "auto") -> tuple[pd.DataFrame, ReadReport]:
+def read_customers(path: str | Path, date_order: DateOrder = "auto") -> tuple[pd.DataFrame, ReadStats]:
     """Read and type a customer file; raise :class:`InputDataError` for anything else."""
     source = str(path)
     raw = Path(path).read_bytes()
@@ -73,9 +72,9 @@ def read_customers(path: str | Path, date_order: DateOrder = "auto") -> tuple[pd
     if frame is None:
         frame = _read_any_file(text, separator, source)
     frame.index = pd.RangeIndex(2, 2 + len(frame), name="line")
-    typed, report = type_customer_table(frame, source, date_order)
+    typed, stats = type_customer_table(frame, source, date_order)
     return typed, replace(
-        report,
+        stats,
         separator=SEPARATORS[separator],
         byte_order_mark=has_bom,
         line_ending="CRLF" if "\r\n" in text[: len(header_line) + 2] else "LF",
@@ -136,7 +135,7 @@ def _read_any_file(text: str, separator: str, source: str) -> pd.DataFrame:
 
 def type_customer_table(
     frame: pd.DataFrame, source: str, date_order: DateOrder = "auto"
-) -> tuple[pd.DataFrame, ReadReport]:
+) -> tuple[pd.DataFrame, ReadStats]:
     """Check and type a customer table whose cells are text (as read) or already numbers
     (as generated). The index should be the file line numbers."""
     frame = frame.rename(columns=lambda c: str(c).strip())
@@ -163,7 +162,7 @@ def type_customer_table(
             typed[column] = _whole_numbers(values, column, source)
 
     typed, identical = _drop_identical_lines(typed, source)
-    report = ReadReport(
+    stats = ReadStats(
         source=source,
         rows=len(typed),
         date_format=date_format,
@@ -171,7 +170,7 @@ def type_customer_table(
         extra_columns_dropped=extra,
         identical_lines_dropped=identical,
     )
-    return typed, report
+    return typed, stats
 
 
 def _decode(raw: bytes, source: str) -> tuple[str, bool]:

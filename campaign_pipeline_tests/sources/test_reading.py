@@ -7,8 +7,9 @@ import pytest
 
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.schemas import RawCustomers
-from campaign_pipeline.transforms import reading
-from campaign_pipeline.transforms.reading import INPUT_COLUMNS, read_customers
+from campaign_pipeline.sources import reading
+from campaign_pipeline.schemas import INPUT_COLUMNS
+from campaign_pipeline.sources.reading import read_customers
 
 
 def write_variant(frame, path, sep="\t", date_format="%d-%m-%Y", line_end="\n", bom=False, quoting=csv.QUOTE_MINIMAL):

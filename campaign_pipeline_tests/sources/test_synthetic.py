@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from campaign_pipeline.synthetic import COLUMNS, generate_customers, main, write_customers_csv
+from campaign_pipeline.schemas import INPUT_COLUMNS
+from campaign_pipeline.sources.synthetic import generate_customers, main, write_customers_csv
 
 CAMPAIGNS = [f"AcceptedCmp{i}" for i in range(1, 6)]
-SPEND = [c for c in COLUMNS if c.startswith("Mnt")]
+SPEND = [c for c in INPUT_COLUMNS if c.startswith("Mnt")]
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +26,10 @@ def large() -> pd.DataFrame:
 
 
 def test_columns_and_types_match_the_file(reference_sized):
-    assert COLUMNS == tuple(reference_sized.columns) and len(COLUMNS) == 29
+    assert INPUT_COLUMNS == tuple(reference_sized.columns) and len(INPUT_COLUMNS) == 29
     assert len(reference_sized) == 2240
     text_columns = {"Education", "Marital_Status", "Dt_Customer"}
-    for column in COLUMNS:
+    for column in INPUT_COLUMNS:
         if column in text_columns:
             assert reference_sized[column].dtype == object
             assert reference_sized[column].map(type).eq(str).all(), column
@@ -88,7 +89,7 @@ def test_placeholder_income_appears_from_a_thousand_customers():
 def test_repeated_customers_under_new_ids(large):
     without_id = large.drop(columns=["ID"])
     assert 0.07 < without_id.duplicated().mean() < 0.095  # the file: 182 of 2,240
-    others = [c for c in COLUMNS if c not in ("ID", "Response")]
+    others = [c for c in INPUT_COLUMNS if c not in ("ID", "Response")]
     responses = large.groupby(others, dropna=False)["Response"]
     groups = responses.size().gt(1).sum()
     conflicting = responses.nunique().gt(1).sum()
@@ -130,7 +131,7 @@ def test_csv_is_written_like_the_reference_file(tmp_path, reference_sized):
     lines = data.split(b"\r\n")
     assert lines[-1] == b"" and len(lines) == len(reference_sized) + 2
     assert b"\n" not in data.replace(b"\r\n", b"")
-    assert lines[0].decode().split("\t") == list(COLUMNS)
+    assert lines[0].decode().split("\t") == list(INPUT_COLUMNS)
     assert b"\t\t" in data  # blank incomes are empty fields
     back = pd.read_csv(path, sep="\t")
     pd.testing.assert_frame_equal(back, reference_sized)
@@ -148,7 +149,7 @@ def test_command_line_writes_the_requested_rows(tmp_path):
 
 def test_module_runs_as_a_command(tmp_path):
     out = tmp_path / "customers.csv"
-    command = [sys.executable, "-m", "campaign_pipeline.synthetic", "--customers", "50", "--seed", "1", "--out", str(out)]
+    command = [sys.executable, "-m", "campaign_pipeline.sources.synthetic", "--customers", "50", "--seed", "1", "--out", str(out)]
     subprocess.run(command, check=True, capture_output=True)
     pd.testing.assert_frame_equal(pd.read_csv(out, sep="\t"), generate_customers(50, seed=1))
 

@@ -4,7 +4,7 @@ It reads only what the assets wrote: ``retargeting_impact.parquet`` and the JSON
 of ``segmentation_model`` and ``response_model`` under the data directory, so every figure
 printed is traceable to an asset.
 
-Command line: ``python -m campaign_pipeline.report [--data-dir DIR]`` (default
+Command line: ``python -m campaign_pipeline.summary [--data-dir DIR]`` (default
 ``$CAMPAIGN_DATA_DIR`` or ``data``).
 """
 
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(summarise(args.data_dir))
     except MissingOutputs as error:
-        print(f"campaign_pipeline.report: {error}", file=sys.stderr)
+        print(f"campaign_pipeline.summary: {error}", file=sys.stderr)
         return 1
     return 0
 
