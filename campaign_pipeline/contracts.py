@@ -1,49 +1,49 @@
-"""How assets meet their pandera contracts and report bad input.
+"""How dataset assets meet their pandera contracts.
 
-``data_asset`` wraps ``@asset`` so that every asset:
+A dataset asset declares its contract with ``**dataset_contract(name, Model)`` in its
+``@asset`` call (the ``contract`` asset check and the column schema the UI shows before
+the first materialization) and ends its body with ``return validated(context, Model,
+frame, metadata)``.
 
-- validates a dataset output against its pandera model *before* the IO manager writes it:
-  a frame that breaks the contract is never stored, the ``contract`` asset check fails
-  with the failure cases as a table, and the step fails with one short paragraph naming
-  the columns, rows and values;
-- turns :class:`InputDataError` (bad input, a model that cannot be fitted) into a Dagster
-  ``Failure`` that is not retried: the same input would fail the same way;
-- retries anything else (a transient I/O error) under one ``RetryPolicy``.
+Why a helper called in the body, and not a pandera Dagster type or a blocking check:
 
-Each dataset asset's column schema, with descriptions and checks, comes from the pandera
-model through dagster-pandera, so the UI shows it before the first materialization.
+- the frame is validated *before* the IO manager writes it, so a frame that breaks its
+  contract is never stored (a blocking asset check runs only after the write);
+- the ``contract`` check passes with the rows checked; on a broken frame the step fails
+  with one short paragraph naming the columns, rows (file lines for ``raw_customers``) and
+  values, and the failure cases as a table, so the check shows as failed with the step;
+- the asset stays a plain function: it takes its inputs and returns a
+  ``MaterializeResult``, so a test calls it directly with ``build_asset_context()``.
+
+Bad input raises :class:`~campaign_pipeline.errors.InputDataError` from the transforms as
+it is, with its file, column and lines. Nothing is retried at the asset level; transient
+storage errors are retried where they happen, in the IO layer
+(:func:`campaign_pipeline.io_managers.write_atomically`).
 """
 
-import functools
-import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 import pandera.errors as pa_errors
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     BetaWarning,
-    Backoff,
     Failure,
+    MaterializeResult,
     MetadataValue,
-    Output,
-    RetryPolicy,
     TableColumn,
     TableRecord,
     TableSchema,
-    asset,
 )
 from dagster_pandera import pandera_schema_to_dagster_type
 
-from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.metadata import rounded
 
 CONTRACT_CHECK = "contract"
 FAILURE_CASES_SHOWN = 20
-# Transient storage errors get two more tries; data errors raise Failure(allow_retries=False).
-TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=1.0, backoff=Backoff.EXPONENTIAL)
 
 
 def describe_failures(
@@ -113,81 +113,34 @@ def column_schema(model) -> TableSchema:
         return pandera_schema_to_dagster_type(model).metadata["schema"].value
 
 
-def _input_failure(error: InputDataError) -> Failure:
-    return Failure(
-        description=str(error),
-        metadata={"column": error.column or "", "lines": MetadataValue.json(error.lines[:50])},
-        allow_retries=False,
-    )
+def dataset_contract(name: str, model) -> dict[str, Any]:
+    """``@asset`` arguments for a dataset held to ``model``: its ``contract`` check and its
+    column schema (names, types, descriptions, checks) in the UI."""
+    return {
+        "check_specs": [
+            AssetCheckSpec(CONTRACT_CHECK, asset=name, description=f"The output satisfies the {model.__name__} pandera contract")
+        ],
+        "metadata": {"dagster/column_schema": column_schema(model)},
+    }
 
 
-def _adopt_signature(wrapper: Callable, compute: Callable, keep_return: bool) -> None:
-    """Give Dagster the wrapped function's parameters (inputs, config, resources); a
-    checked asset yields events, so its return annotation is dropped."""
-    del wrapper.__wrapped__
-    signature = inspect.signature(compute)
-    if not keep_return:
-        signature = signature.replace(return_annotation=inspect.Signature.empty)
-        wrapper.__annotations__ = {k: v for k, v in compute.__annotations__.items() if k != "return"}
-    wrapper.__signature__ = signature
-
-
-def data_asset(*, contract=None, **asset_kwargs) -> Callable:
-    """``@asset`` with the contract check, clear input errors and the retry policy.
-
-    The decorated function returns a DataFrame, or ``Output``/``MaterializeResult``.
-    """
-
-    def decorator(compute: Callable):
-        if contract is None:
-
-            @functools.wraps(compute)
-            def run(*args, **kwargs):
-                try:
-                    return compute(*args, **kwargs)
-                except InputDataError as error:
-                    raise _input_failure(error) from error
-
-            _adopt_signature(run, compute, keep_return=True)
-            return asset(retry_policy=TRANSIENT_RETRY, **asset_kwargs)(run)
-
-        name = asset_kwargs.get("name", compute.__name__)
-        metadata = {**asset_kwargs.pop("metadata", {}), "dagster/column_schema": column_schema(contract)}
-        spec = AssetCheckSpec(
-            CONTRACT_CHECK, asset=name, description=f"The output satisfies the {contract.__name__} pandera contract"
+def validated(model, frame: pd.DataFrame, metadata: Mapping[str, Any] | None = None) -> MaterializeResult:
+    """``frame`` as the asset's value, with the passed ``contract`` check and ``metadata``
+    (figures rounded for reading). When ``frame`` breaks ``model`` the step fails without
+    retry, with the failure cases: nothing is written."""
+    failures = contract_failures(model, frame)
+    if failures is None:
+        return MaterializeResult(
+            value=frame,
+            metadata=rounded(metadata or {}),
+            check_results=[AssetCheckResult(check_name=CONTRACT_CHECK, passed=True, metadata={"rows_checked": len(frame)})],
         )
-
-        @functools.wraps(compute)
-        def run_checked(*args, **kwargs):
-            try:
-                result = compute(*args, **kwargs)
-            except InputDataError as error:
-                raise _input_failure(error) from error
-            output = result if isinstance(result, Output) else Output(result)
-            failures = contract_failures(contract, output.value)
-            if failures is None:
-                yield AssetCheckResult(check_name=CONTRACT_CHECK, passed=True, metadata={"rows_checked": len(output.value)})
-                yield output
-                return
-            frame = output.value
-            description = describe_failures(
-                contract.__name__,
-                failures,
-                frame.index.name or "row",
-                frame.attrs.get("source", ""),
-                {check.name: f"'{check.description}'" for check in contract.to_schema().checks if check.description},
-            )
-            details = {"num_failures": len(failures), "failure_cases": failure_table(failures)}
-            yield AssetCheckResult(
-                check_name=CONTRACT_CHECK,
-                passed=False,
-                severity=AssetCheckSeverity.ERROR,
-                description=description,
-                metadata=details,
-            )
-            raise Failure(description=description, metadata=details, allow_retries=False)
-
-        _adopt_signature(run_checked, compute, keep_return=False)
-        return asset(retry_policy=TRANSIENT_RETRY, check_specs=[spec], metadata=metadata, **asset_kwargs)(run_checked)
-
-    return decorator
+    description = describe_failures(
+        model.__name__,
+        failures,
+        frame.index.name or "row",
+        frame.attrs.get("source", ""),
+        {check.name: f"'{check.description}'" for check in model.to_schema().checks if check.description},
+    )
+    details = {"num_failures": len(failures), "failure_cases": failure_table(failures)}
+    raise Failure(description=description, metadata=details, allow_retries=False)

@@ -36,6 +36,10 @@ from upath import UPath
 PARQUET_COMPRESSION = "zstd"
 LOCK_FILE = ".campaign.lock"
 TEMPORARY_SUFFIX = ".tmp"
+# A full disk or a dropped network mount may recover; a missing or forbidden path will not.
+TRANSIENT_ATTEMPTS = 3
+TRANSIENT_FIRST_DELAY_SECONDS = 1.0
+PERMANENT_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
 def is_local(path: UPath) -> bool:
@@ -79,11 +83,33 @@ class DirectoryLock:
             self._handle = None
 
 
+def retrying_transient_errors(action: Callable[[], Any]) -> Any:
+    """``action()``, tried again twice (1 s, then 2 s later) when it raises a transient
+    ``OSError``. Storage is the one place where errors may be transient, so this is the
+    project's only retry: data errors are never retried, and a retry repeats only the IO."""
+    delay = TRANSIENT_FIRST_DELAY_SECONDS
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            return action()
+        except PERMANENT_OS_ERRORS:
+            raise
+        except OSError:
+            if attempt == TRANSIENT_ATTEMPTS:
+                raise
+            time.sleep(delay)
+            delay *= 2
+
+
 def write_atomically(path: UPath, write: Callable[[Any], None]) -> None:
-    """Call ``write(file)`` on a temporary sibling of ``path``, then rename it into place.
+    """Call ``write(file)`` on a temporary sibling of ``path``, then rename it into place;
+    transient storage errors are retried.
 
     Temporaries left by a killed writer of the same file are removed first (writers of one
     data directory are serialised by its lock)."""
+    retrying_transient_errors(lambda: _write_once(path, write))
+
+
+def _write_once(path: UPath, write: Callable[[Any], None]) -> None:
     for stale in path.parent.glob(f".{path.name}.*{TEMPORARY_SUFFIX}"):
         stale.unlink()
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}")
@@ -107,6 +133,15 @@ def write_parquet(frame: pd.DataFrame, path: UPath) -> None:
     write_atomically(path, lambda handle: pq.write_table(table, handle, compression=PARQUET_COMPRESSION))
 
 
+def read_parquet(path: UPath) -> pd.DataFrame:
+    if is_local(path):
+        return pd.read_parquet(path.path)
+    # pyarrow cannot take a remote UPath itself: read through its fsspec file system,
+    # which carries the credentials given in the URL's storage options.
+    with path.open("rb") as handle:
+        return pd.read_parquet(handle)
+
+
 def column_schema(frame: pd.DataFrame) -> TableSchema:
     return TableSchema(columns=[TableColumn(str(name), str(dtype)) for name, dtype in frame.dtypes.items()])
 
@@ -120,12 +155,7 @@ class ParquetIOManager(UPathIOManager):
         write_parquet(obj, path)
 
     def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
-        if is_local(path):
-            return pd.read_parquet(path.path)
-        # pyarrow cannot take a remote UPath itself: read through its fsspec file system,
-        # which carries the credentials given in the URL's storage options.
-        with path.open("rb") as handle:
-            return pd.read_parquet(handle)
+        return retrying_transient_errors(lambda: read_parquet(path))
 
     def get_metadata(self, context: OutputContext, obj: pd.DataFrame) -> dict[str, Any]:
         return {

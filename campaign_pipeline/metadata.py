@@ -1,6 +1,7 @@
 """Helpers that turn frames and charts into metadata the Dagster UI renders inline."""
 
 import base64
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,27 @@ from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 from campaign_pipeline.resources import OutputFiles
 
 _TABLE_TYPES = {"i": "int", "u": "int", "f": "float", "b": "bool"}
+FIGURE_DECIMALS = 3
+
+
+def rounded(value: Any, decimals: int = FIGURE_DECIMALS) -> Any:
+    """Metadata for people: floats (also inside dicts and lists) rounded to ``decimals``
+    decimals, or significant digits below 1, and numpy scalars made plain, so the UI never
+    shows a 16-digit float. MetadataValues pass as they are."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return None
+        # Decimals for figures of 1 and more, significant digits below (a small p-value keeps its size).
+        return round(float(value), decimals) if abs(value) >= 1 else float(f"{value:.{decimals}g}")
+    if isinstance(value, np.integer):
+        return int(value)
+    if type(value) is dict:  # MetadataValues are records: never taken apart
+        return {key: rounded(item, decimals) for key, item in value.items()}
+    if type(value) in (list, tuple):
+        return [rounded(item, decimals) for item in value]
+    return value
 
 
 def table(frame: pd.DataFrame, decimals: int = 3) -> MetadataValue:
@@ -18,14 +40,8 @@ def table(frame: pd.DataFrame, decimals: int = 3) -> MetadataValue:
     for row in frame.itertuples(index=False):
         record = {}
         for column, value in zip(frame.columns, row):
-            if isinstance(value, (float, np.floating)):
-                record[str(column)] = None if np.isnan(value) else round(float(value), decimals)
-            elif isinstance(value, (np.integer,)):
-                record[str(column)] = int(value)
-            elif isinstance(value, (bool, np.bool_)):
-                record[str(column)] = bool(value)
-            else:
-                record[str(column)] = str(value)
+            plain = rounded(value, decimals)
+            record[str(column)] = plain if isinstance(plain, (int, float, bool)) or plain is None else str(plain)
         records.append(TableRecord(record))
     return MetadataValue.table(records=records, schema=TableSchema(columns=columns))
 

@@ -1,6 +1,8 @@
-"""Helpers for the tests that need something from the machine: a reference file, a browser,
-a database or a server on a free loopback port."""
+"""The one module tests share: the expected asset graph, whole-graph runs and checksums,
+and what tests need from the machine (a reference file, a browser, a database or a server
+on a free loopback port). Test modules never import from each other."""
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -9,6 +11,66 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
+
+from campaign_pipeline.definitions import build_definitions
+
+EXPECTED_DEPENDENCIES = {
+    "raw_customers": set(),
+    "cleaned_customers": {"raw_customers"},
+    "engineered_customers": {"cleaned_customers"},
+    "segment_preprocessor": {"engineered_customers"},
+    "scaled_customers": {"engineered_customers", "segment_preprocessor"},
+    "segmentation_model": {"scaled_customers", "engineered_customers"},
+    "clustered_customers": {"engineered_customers", "scaled_customers", "segmentation_model"},
+    "response_model": {"engineered_customers", "raw_customers"},
+    "scored_customers": {"clustered_customers", "response_model"},
+    "retargeting_impact": {"scored_customers", "clustered_customers", "raw_customers"},
+    "contact_list": {"scored_customers", "clustered_customers"},
+    "conversion_analysis": {"engineered_customers"},
+    "cluster_profiles": {"clustered_customers", "scaled_customers", "segmentation_model"},
+    "segmentation_report": {
+        "conversion_analysis",
+        "cluster_profiles",
+        "retargeting_impact",
+        "segmentation_model",
+        "raw_customers",
+    },
+}
+
+# Datasets held to a pandera contract, each with a `contract` asset check.
+CONTRACT_CHECKED = {
+    "raw_customers",
+    "cleaned_customers",
+    "engineered_customers",
+    "scaled_customers",
+    "clustered_customers",
+    "scored_customers",
+    "retargeting_impact",
+    "conversion_analysis",
+    "cluster_profiles",
+}
+
+EXPECTED_SCHEDULES = {"nightly_rescore_schedule": "RUNNING", "weekly_retrain_schedule": "RUNNING"}
+EXPECTED_SENSORS = {"customer_file_changed": "RUNNING"}
+
+
+def materialize_all(
+    data_dir: Path, raw_csv: str = "", run_config: dict | None = None, raise_on_error: bool = True, job: str = ""
+):
+    defs = build_definitions(data_dir=str(data_dir), raw_csv=raw_csv)
+    job_def = defs.resolve_job_def(job) if job else defs.resolve_implicit_global_asset_job_def()
+    return job_def.execute_in_process(
+        run_config=run_config or {}, instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error
+    )
+
+
+def checksums(data_dir: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(data_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(data_dir.rglob("*"))
+        if path.is_file()
+    }
 
 
 def unavailable(message: str) -> None:

@@ -22,9 +22,8 @@ from pathlib import Path
 import pytest
 
 from campaign_pipeline.assets.impact import IMPACT_COLUMNS_SHOWN
-from campaign_pipeline_tests.test_defs import EXPECTED_DEPENDENCIES
 from campaign_pipeline_tests.harness import free_port, unavailable, wait_until_serving
-from campaign_pipeline_tests.test_webserver_graphql import EXPECTED_SCHEDULES, EXPECTED_SENSORS
+from campaign_pipeline_tests.harness import EXPECTED_DEPENDENCIES, EXPECTED_SCHEDULES, EXPECTED_SENSORS
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CAMPAIGN_CHROMIUM", "/usr/bin/chromium")

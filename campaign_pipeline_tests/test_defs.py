@@ -3,30 +3,7 @@
 from dagster import AssetKey
 
 from campaign_pipeline.definitions import defs
-
-EXPECTED_DEPENDENCIES = {
-    "raw_customers": set(),
-    "cleaned_customers": {"raw_customers"},
-    "engineered_customers": {"cleaned_customers"},
-    "segment_preprocessor": {"engineered_customers"},
-    "scaled_customers": {"engineered_customers", "segment_preprocessor"},
-    "segmentation_model": {"scaled_customers", "engineered_customers"},
-    "clustered_customers": {"engineered_customers", "scaled_customers", "segmentation_model"},
-    "response_model": {"engineered_customers", "raw_customers"},
-    "scored_customers": {"clustered_customers", "response_model"},
-    "retargeting_impact": {"scored_customers", "clustered_customers", "raw_customers"},
-    "contact_list": {"scored_customers", "clustered_customers"},
-    "conversion_analysis": {"engineered_customers"},
-    "cluster_profiles": {"clustered_customers", "scaled_customers", "segmentation_model"},
-    "segmentation_report": {
-        "conversion_analysis",
-        "cluster_profiles",
-        "retargeting_impact",
-        "segmentation_model",
-        "raw_customers",
-    },
-}
-
+from campaign_pipeline_tests.harness import CONTRACT_CHECKED, EXPECTED_DEPENDENCIES
 
 def asset_graph():
     return defs.resolve_asset_graph()
@@ -39,19 +16,6 @@ def test_asset_keys_and_edges():
         for key in graph.get_all_asset_keys()
     }
     assert actual == EXPECTED_DEPENDENCIES
-
-
-CONTRACT_CHECKED = {
-    "raw_customers",
-    "cleaned_customers",
-    "engineered_customers",
-    "scaled_customers",
-    "clustered_customers",
-    "scored_customers",
-    "retargeting_impact",
-    "conversion_analysis",
-    "cluster_profiles",
-}
 
 
 def test_every_dataset_has_a_contract_check():

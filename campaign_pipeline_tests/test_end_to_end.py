@@ -1,35 +1,14 @@
 """Materialize the whole graph into a temporary directory, on synthetic data and the real file."""
 
-import hashlib
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance
 
-from campaign_pipeline.definitions import build_definitions
-from campaign_pipeline_tests.test_defs import CONTRACT_CHECKED
+from campaign_pipeline_tests.harness import CONTRACT_CHECKED, checksums, materialize_all
 
 DATASETS = sorted(CONTRACT_CHECKED)
-
-
-def materialize_all(
-    data_dir: Path, raw_csv: str = "", run_config: dict | None = None, raise_on_error: bool = True, job: str = ""
-):
-    defs = build_definitions(data_dir=str(data_dir), raw_csv=raw_csv)
-    job_def = defs.resolve_job_def(job) if job else defs.resolve_implicit_global_asset_job_def()
-    return job_def.execute_in_process(
-        run_config=run_config or {}, instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error
-    )
-
-
-def checksums(data_dir: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(data_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(data_dir.rglob("*"))
-        if path.is_file()
-    }
 
 
 def model_contacts(data_dir: Path) -> int:

@@ -8,13 +8,13 @@ import textwrap
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance, asset, materialize
 from upath import UPath
 
 from campaign_pipeline.errors import InputDataError
-from campaign_pipeline.io_managers import ParquetIOManager, ParquetIOManagerFactory, write_parquet
+from campaign_pipeline.io_managers import ParquetIOManagerFactory, write_parquet
 from campaign_pipeline.resources import OutputFiles
-from campaign_pipeline_tests.test_end_to_end import checksums, materialize_all
+from campaign_pipeline_tests.harness import checksums, materialize_all
 
 KILLED_WRITER = textwrap.dedent(
     """
@@ -61,46 +61,43 @@ def test_rerun_after_a_failure_equals_a_clean_run(tmp_path):
     assert checksums(failed_then_fixed) == checksums(clean)
 
 
-class FlakyParquetIOManager(ParquetIOManager):
-    """Fails the first write with an I/O error, as a full disk or a network mount might."""
+def test_transient_io_errors_are_retried_but_data_errors_are_not(tmp_path, monkeypatch):
+    import campaign_pipeline.io_managers as io_managers
 
-    failures_left = 1
+    monkeypatch.setattr(io_managers, "TRANSIENT_FIRST_DELAY_SECONDS", 0.01)
+    write_table = io_managers.pq.write_table
+    failures_left = [1]
 
-    def dump_to_path(self, context, obj, path):
-        if FlakyParquetIOManager.failures_left:
-            FlakyParquetIOManager.failures_left -= 1
+    def full_disk_once(*args, **kwargs):  # as a full disk or a dropped network mount might
+        if failures_left[0]:
+            failures_left[0] -= 1
             raise OSError(28, "No space left on device")
-        super().dump_to_path(context, obj, path)
+        return write_table(*args, **kwargs)
 
-
-class FlakyFactory(ParquetIOManagerFactory):
-    def create_io_manager(self, context):
-        return FlakyParquetIOManager(base_path=UPath(self.base_dir))
-
-
-def test_transient_io_errors_are_retried_but_data_errors_are_not(tmp_path):
-    from campaign_pipeline.contracts import data_asset
-
+    monkeypatch.setattr(io_managers.pq, "write_table", full_disk_once)
     attempts = {"good": 0, "bad": 0}
 
-    @data_asset(group_name="test")
+    @asset
     def good() -> pd.DataFrame:
         attempts["good"] += 1
         return pd.DataFrame({"x": [1, 2]})
 
-    @data_asset(group_name="test")
+    @asset
     def bad() -> pd.DataFrame:
         attempts["bad"] += 1
         raise InputDataError("broken", source="test.csv", column="x")
 
-    resources = {"io_manager": FlakyFactory(base_dir=str(tmp_path))}
+    resources = {"io_manager": ParquetIOManagerFactory(base_dir=str(tmp_path))}
     result = materialize([good], resources=resources, instance=DagsterInstance.ephemeral())
-    assert result.success and attempts["good"] == 2
+    # The write was retried; the computation ran once.
+    assert result.success and attempts["good"] == 1 and failures_left == [0]
     assert pd.read_parquet(tmp_path / "good.parquet")["x"].tolist() == [1, 2]
+    assert not list(tmp_path.glob(".good.parquet.*"))  # no temporary left behind
 
     result = materialize([bad], resources=resources, instance=DagsterInstance.ephemeral(), raise_on_error=False)
     assert not result.success and attempts["bad"] == 1
-    assert "test.csv" in result.get_step_failure_events()[0].step_failure_data.user_failure_data.description
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    assert error.cause.cls_name == "InputDataError" and "test.csv" in error.cause.message
 
 
 def test_export_names_cannot_climb_out_of_the_data_directory(tmp_path):

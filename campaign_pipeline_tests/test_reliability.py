@@ -18,7 +18,7 @@ import pytest
 from campaign_pipeline.io_managers import DirectoryLock
 from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
 from campaign_pipeline.sources.reading import read_customers
-from campaign_pipeline_tests.test_end_to_end import checksums, materialize_all
+from campaign_pipeline_tests.harness import checksums, materialize_all
 
 SMALL = 400
 

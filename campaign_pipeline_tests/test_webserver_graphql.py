@@ -14,12 +14,15 @@ from pathlib import Path
 import pytest
 
 from campaign_pipeline_tests.harness import free_port, wait_until_serving
-from campaign_pipeline_tests.test_defs import CONTRACT_CHECKED, EXPECTED_DEPENDENCIES
+from campaign_pipeline_tests.harness import (
+    CONTRACT_CHECKED,
+    EXPECTED_DEPENDENCIES,
+    EXPECTED_SCHEDULES,
+    EXPECTED_SENSORS,
+)
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 
-EXPECTED_SCHEDULES = {"nightly_rescore_schedule": "RUNNING", "weekly_retrain_schedule": "RUNNING"}
-EXPECTED_SENSORS = {"customer_file_changed": "RUNNING"}
 
 QUERY = """
 {

@@ -2,9 +2,10 @@
 and the segmentation report that ties the numbers and charts together for a marketer."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, Output
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from campaign_pipeline.contracts import data_asset
+from campaign_pipeline.assets import MARKETING_ANALYTICS
+from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import CampaignEconomics, OutputFiles
@@ -19,10 +20,15 @@ from campaign_pipeline.transforms.statistics import conversion_analysis as analy
 ANALYSIS = "analysis"
 
 
-@data_asset(contract=ConversionAnalysis, group_name=ANALYSIS, code_version="1")
+@asset(
+    group_name=ANALYSIS,
+    kinds={"pandas", "scipy", "matplotlib"},
+    owners=[MARKETING_ANALYTICS],
+    **dataset_contract("conversion_analysis", ConversionAnalysis),
+)
 def conversion_analysis(
     context: AssetExecutionContext, engineered_customers: pd.DataFrame, output_files: OutputFiles
-) -> Output[pd.DataFrame]:
+):
     """Response by age group, recency segment, preferred channel, loyalty score and family
     size: customers, responders, response rate and conversion rate (responses per
     interaction) with 95% Wilson intervals. Per dimension: chi-square of Response with
@@ -39,9 +45,10 @@ def conversion_analysis(
     age = rates[rates["dimension"].eq("age_group")].iloc[0]
     context.log.info(age["conclusion"])
     conclusions = rates.groupby("dimension", sort=False)["conclusion"].first()
-    return Output(
+    return validated(
+        ConversionAnalysis,
         rates,
-        metadata={
+        {
             "age_conclusion": age["conclusion"],
             "age_chi2_p_value": float(age["chi2_p_value"]),
             "age_cramers_v": float(age["cramers_v"]),
@@ -56,13 +63,18 @@ def conversion_analysis(
     )
 
 
-@data_asset(contract=ClusterProfiles, group_name=ANALYSIS, code_version="1")
+@asset(
+    group_name=ANALYSIS,
+    kinds={"pandas", "parquet", "matplotlib"},
+    owners=[MARKETING_ANALYTICS],
+    **dataset_contract("cluster_profiles", ClusterProfiles),
+)
 def cluster_profiles(
     clustered_customers: pd.DataFrame,
     scaled_customers: pd.DataFrame,
     segmentation_model: SegmentationModel,
     output_files: OutputFiles,
-) -> Output[pd.DataFrame]:
+):
     """Per cluster, in real units and beside the overall value: size and share; mean
     income and spend (MU), recency (days), web visits, children, tenure (months) and
     campaigns accepted, each flagged when the difference is real (Mann-Whitney p < 0.01,
@@ -73,16 +85,17 @@ def cluster_profiles(
     labels = clustered_customers["cluster"].to_numpy()[rows]
     explained = segmentation_model.pca.explained_variance_ratio_
     scatter = pca_scatter_chart(coordinates, labels, segmentation_model.names, explained)
-    return Output(
+    return validated(
+        ClusterProfiles,
         profiles,
-        metadata={
+        {
             "profiles": table(profiles, decimals=2),
             **chart(output_files, "cluster_pca.png", scatter, "PCA scatter"),
         },
     )
 
 
-@data_asset(group_name=ANALYSIS, code_version="1")
+@asset(group_name=ANALYSIS, kinds={"markdown"}, owners=[MARKETING_ANALYTICS])
 def segmentation_report(
     conversion_analysis: pd.DataFrame,
     cluster_profiles: pd.DataFrame,

@@ -1,12 +1,14 @@
 """Features: the engineered columns of REFERENCE §2 at one explicit reference date."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, Output
+from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from campaign_pipeline.contracts import data_asset
+from campaign_pipeline.assets import DATA_ENGINEERING
+from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.schemas import EngineeredCustomers
-from campaign_pipeline.transforms.features import DEFAULT_REFERENCE_DATE, engineer_features
+from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
+from campaign_pipeline.transforms.features import engineer_features
 
 
 class FeatureConfig(Config):
@@ -14,14 +16,20 @@ class FeatureConfig(Config):
 
     reference_date: str = Field(
         DEFAULT_REFERENCE_DATE,
-        description=f"ISO date of the data snapshot; Recency is consistent with {DEFAULT_REFERENCE_DATE} for the reference file",
+        description="ISO date of the data snapshot; the default is the reference file's (its Recency is consistent with it). "
+        "Scheduled runs set it in their run config (CAMPAIGN_REFERENCE_DATE).",
     )
 
 
-@data_asset(contract=EngineeredCustomers, group_name="features", code_version="1")
+@asset(
+    group_name="features",
+    kinds={"pandas", "pandera", "parquet"},
+    owners=[DATA_ENGINEERING],
+    **dataset_contract("engineered_customers", EngineeredCustomers),
+)
 def engineered_customers(
-    context: AssetExecutionContext, config: FeatureConfig, cleaned_customers: pd.DataFrame
-) -> Output[pd.DataFrame]:
+    config: FeatureConfig, cleaned_customers: pd.DataFrame
+):
     """Cleaned customers plus engineered features: ``age``/``age_group``, ``tenure_months``,
     ``total_interactions``, ``conversion_rate`` (reporting only: derived from Response),
     ``customer_value_index`` (total spend, MU), ``family_size``, ``recency_segment``,
@@ -30,4 +38,6 @@ def engineered_customers(
     reference date, never today."""
     reference_date = pd.Timestamp(config.reference_date)
     engineered = engineer_features(cleaned_customers, reference_date)
-    return Output(engineered, metadata={"reference_date": reference_date.date().isoformat()})
+    return validated(
+        EngineeredCustomers, engineered, {"reference_date": reference_date.date().isoformat()}
+    )

@@ -3,11 +3,12 @@
 from pathlib import PurePath
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, Output
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from campaign_pipeline.contracts import data_asset, require_contract
-from campaign_pipeline.metadata import chart, table
+from campaign_pipeline.assets import MARKETING_ANALYTICS
+from campaign_pipeline.contracts import dataset_contract, require_contract, validated
+from campaign_pipeline.metadata import chart, rounded, table
 from campaign_pipeline.resources import CampaignEconomics, OutputFiles
 from campaign_pipeline.schemas import ContactList, RetargetingImpact
 from campaign_pipeline.transforms.charts import impact_chart
@@ -40,7 +41,15 @@ IMPACT_COLUMNS_SHOWN = [
 ]
 
 
-@data_asset(contract=RetargetingImpact, group_name="impact", code_version="1")
+IMPACT = "impact"
+
+
+@asset(
+    group_name=IMPACT,
+    kinds={"pandas", "parquet", "matplotlib"},
+    owners=[MARKETING_ANALYTICS],
+    **dataset_contract("retargeting_impact", RetargetingImpact),
+)
 def retargeting_impact(
     context: AssetExecutionContext,
     scored_customers: pd.DataFrame,
@@ -48,7 +57,7 @@ def retargeting_impact(
     raw_customers: pd.DataFrame,
     campaign_economics: CampaignEconomics,
     output_files: OutputFiles,
-) -> Output[pd.DataFrame]:
+):
     """One row per cluster: size, real-unit profile (income and spend in MU, recency in
     days), observed response rate and mean score, and the money of (a) contacting everyone
     in the cluster and (b) contacting only customers whose expected profit is positive.
@@ -61,9 +70,10 @@ def retargeting_impact(
     context.log.info(rationale)
     totals = impact[["customers", "expected_profit", "targeted_customers", "targeted_profit"]].sum()
     baseline = contact_everyone(raw_customers, cost, revenue)
-    return Output(
+    return validated(
+        RetargetingImpact,
         impact,
-        metadata={
+        {
             "recommendation": rationale,
             "rule": RECOMMENDATION_RULE,
             "cost_per_contact_mu": cost,
@@ -84,7 +94,7 @@ class ContactListConfig(Config):
     file_name: str = Field("contact_list.csv", description="CSV file name (an absolute path is used as given)")
 
 
-@data_asset(group_name="impact", code_version="1")
+@asset(group_name=IMPACT, kinds={"pandas", "csv"}, owners=[MARKETING_ANALYTICS])
 def contact_list(
     config: ContactListConfig, scored_customers: pd.DataFrame, clustered_customers: pd.DataFrame, output_files: OutputFiles
 ) -> MaterializeResult:
@@ -102,7 +112,7 @@ def contact_list(
         metadata={
             "path": MetadataValue.path(str(path)),
             "dagster/row_count": len(contacts),
-            "expected_profit_mu": float(contacts["expected_profit"].sum()),
+            "expected_profit_mu": rounded(float(contacts["expected_profit"].sum())),
             "by_channel": table(by_channel),
             "top_contacts": table(contacts.head(10)),
         }

@@ -3,19 +3,26 @@
 from dataclasses import asdict
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, Output
+from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from campaign_pipeline.contracts import data_asset
+from campaign_pipeline.assets import DATA_ENGINEERING, settings_from
+from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.resources import CustomerSource
 from campaign_pipeline.schemas import CleanedCustomers, RawCustomers
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
 
 INGEST = "ingest"
+RULES = CleaningRules()
 
 
-@data_asset(contract=RawCustomers, group_name=INGEST, code_version="1")
-def raw_customers(context: AssetExecutionContext, customer_source: CustomerSource) -> Output[pd.DataFrame]:
+@asset(
+    group_name=INGEST,
+    kinds={"csv", "pandas", "parquet"},
+    owners=[DATA_ENGINEERING],
+    **dataset_contract("raw_customers", RawCustomers),
+)
+def raw_customers(context: AssetExecutionContext, customer_source: CustomerSource):
     """The customer file, typed: one row per customer and the 29 columns of the source.
 
     Reads ``CAMPAIGN_RAW_CSV`` (TAB, comma or semicolon; day-first or ISO dates, the
@@ -26,9 +33,10 @@ def raw_customers(context: AssetExecutionContext, customer_source: CustomerSourc
     frame, stats = customer_source.load()
     frame.attrs["source"] = stats.source  # named by contract failures; never stored
     context.log.info(f"Read {stats.rows} customers from {stats.source}")
-    return Output(
+    return validated(
+        RawCustomers,
         frame,  # indexed by file line, so contract failures name lines; not stored
-        metadata={
+        {
             "source": customer_source.label,
             "synthetic": customer_source.is_synthetic,
             "input_fingerprint": customer_source.fingerprint(),
@@ -38,55 +46,49 @@ def raw_customers(context: AssetExecutionContext, customer_source: CustomerSourc
 
 
 class CleaningConfig(Config):
-    """The cleaning rules (see ``CleaningRules``); every rule's count lands in metadata."""
+    """The cleaning rules; defaults are ``CleaningRules``'s, every rule's count lands in metadata."""
 
-    deduplicate_ignoring_id: bool = Field(True, description="Drop rows equal on every column but ID")
+    deduplicate_ignoring_id: bool = Field(RULES.deduplicate_ignoring_id, description="Drop rows equal on every column but ID")
     conflicting_response: str = Field(
-        "drop_group",
+        RULES.conflicting_response,
         description="Duplicate groups that disagree on Response: drop_group, keep_first or positive_if_any",
     )
-    min_birth_year: int = Field(1901, description="Rows born earlier are impossible ages and are dropped")
-    income_placeholders: list[float] = Field([666666.0], description="Income values that mean 'unknown'")
-    missing_income: str = Field("impute_median", description="impute_median (by education) or drop")
-    education_map: dict[str, str] = Field({"2n Cycle": "Master"}, description="Non-standard education levels")
-    marital_status_map: dict[str, str] = Field(
-        {"Alone": "Single", "Absurd": "Other", "YOLO": "Other"}, description="Non-standard marital statuses"
+    min_birth_year: int = Field(RULES.min_birth_year, description="Rows born earlier are impossible ages and are dropped")
+    income_placeholders: list[float] = Field(
+        list(RULES.income_placeholders), description="Income values that mean 'unknown'"
     )
-
-    def rules(self) -> CleaningRules:
-        return CleaningRules(
-            deduplicate_ignoring_id=self.deduplicate_ignoring_id,
-            conflicting_response=self.conflicting_response,  # type: ignore[arg-type]
-            min_birth_year=self.min_birth_year,
-            income_placeholders=tuple(self.income_placeholders),
-            missing_income=self.missing_income,  # type: ignore[arg-type]
-            education_map=dict(self.education_map),
-            marital_status_map=dict(self.marital_status_map),
-        )
+    missing_income: str = Field(RULES.missing_income, description="impute_median (by education) or drop")
+    education_map: dict[str, str] = Field(RULES.education_map, description="Non-standard education levels")
+    marital_status_map: dict[str, str] = Field(RULES.marital_status_map, description="Non-standard marital statuses")
 
 
-@data_asset(contract=CleanedCustomers, group_name=INGEST, code_version="1")
+@asset(
+    group_name=INGEST,
+    kinds={"pandas", "pandera", "parquet"},
+    owners=[DATA_ENGINEERING],
+    **dataset_contract("cleaned_customers", CleanedCustomers),
+)
 def cleaned_customers(
     context: AssetExecutionContext, config: CleaningConfig, raw_customers: pd.DataFrame
-) -> Output[pd.DataFrame]:
+):
     """Customers after the cleaning rules, each configurable and counted in metadata.
 
     Rows equal on every column but ``ID`` are one customer entered twice: the first copy
     stays. Duplicate groups whose copies disagree on ``Response`` are dropped whole by
-    default (the label is contradictory). Birth years before 1901 are dropped; the income
-    placeholder 666,666 becomes missing and missing income is imputed with the median of
-    the same education level (``income_imputed`` marks it). ``2n Cycle`` becomes Master,
-    ``Alone`` Single, ``Absurd``/``YOLO`` Other.
+    default (the label is contradictory). Impossible birth years are dropped; income
+    placeholders become missing and missing income is imputed with the median of the same
+    education level (``income_imputed`` marks it). Non-standard education levels and
+    marital statuses are mapped to standard ones.
     """
-    cleaned, counts = clean_customers(raw_customers, config.rules())
+    cleaned, counts = clean_customers(raw_customers, settings_from(config, CleaningRules))
     counted = asdict(counts)
     mapped = counted.pop("categories_mapped")
     context.log.info(f"Cleaning kept {counts.rows_out} of {counts.rows_in} rows")
-    return Output(
+    return validated(
+        CleanedCustomers,
         cleaned,
-        metadata={
+        {
             **{f"cleaning/{key}": value for key, value in counted.items()},
             **{f"cleaning/mapped_{column}": value for column, value in mapped.items()},
         },
     )
-

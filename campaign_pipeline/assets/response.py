@@ -1,13 +1,14 @@
 """Response: the fitted, calibrated response model and the scores it gives each customer."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MetadataValue, Output
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from campaign_pipeline.contracts import data_asset
+from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, settings_from
+from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import KeptModel, stored_model_path
-from campaign_pipeline.metadata import chart, table
+from campaign_pipeline.metadata import chart, rounded, table
 from campaign_pipeline.resources import CampaignEconomics, OutputFiles
 from campaign_pipeline.schemas import RESPONSE, ScoredCustomers
 from campaign_pipeline.transforms.charts import profit_curve_chart
@@ -25,20 +26,30 @@ from campaign_pipeline.transforms.response import (
 )
 
 RESPONSE_GROUP = "response"
+MODEL = ModelSettings()
 
 
 class ResponseModelConfig(Config):
-    """Cross-validation and calibration settings of the response model."""
+    """Cross-validation and calibration settings of the response model; defaults are ``ModelSettings``'s."""
 
-    folds: int = Field(5, description="Stratified folds (customers equal but for ID share a fold)")
-    random_state: int = Field(0, description="Seed of folds, samples and models")
-    calibration: str = Field("sigmoid", description="sigmoid or isotonic")
-    cv_sample: int = Field(20_000, description="Compare models on a fixed stratified sample above this many rows")
-    fit_sample: int = Field(100_000, description="Fit the chosen model on a fixed stratified sample above this many rows")
-    threads: int = Field(1, ge=1, description="OpenMP threads while fitting (1 avoids oversubscribing small machines)")
+    folds: int = Field(MODEL.folds, description="Stratified folds (customers equal but for ID share a fold)")
+    random_state: int = Field(MODEL.random_state, description="Seed of folds, samples and models")
+    calibration: str = Field(MODEL.calibration, description="sigmoid or isotonic")
+    cv_sample: int = Field(MODEL.cv_sample, description="Compare models on a fixed stratified sample above this many rows")
+    fit_sample: int = Field(
+        MODEL.fit_sample, description="Fit the chosen model on a fixed stratified sample above this many rows"
+    )
+    threads: int = Field(
+        MODEL.threads, ge=1, description="OpenMP threads while fitting (1 avoids oversubscribing small machines)"
+    )
 
 
-@data_asset(group_name=RESPONSE_GROUP, code_version="1", io_manager_key="model_io_manager")
+@asset(
+    group_name=RESPONSE_GROUP,
+    kinds={"scikitlearn", "matplotlib", "json"},
+    owners=[DATA_SCIENCE],
+    io_manager_key=MODEL_IO,
+)
 def response_model(
     context: AssetExecutionContext,
     config: ResponseModelConfig,
@@ -46,7 +57,7 @@ def response_model(
     raw_customers: pd.DataFrame,
     campaign_economics: CampaignEconomics,
     output_files: OutputFiles,
-) -> Output:  # a ResponseModel, or KeptModel when it cannot refit
+):  # a ResponseModel, or KeptModel when it cannot refit
     """Calibrated response model: a scikit-learn ``Pipeline`` (imputation, encoding and
     scaling inside) chosen between logistic regression and gradient boosting by
     out-of-fold PR-AUC then profit. The contact rule is break-even, p x revenue > cost.
@@ -55,14 +66,7 @@ def response_model(
     responders. When the data cannot train a model (no ``Response``, or a single class),
     the last good model is kept, says so, and still scores the customers."""
     cost, revenue = campaign_economics.resolve(engineered_customers)
-    settings = ModelSettings(
-        folds=config.folds,
-        random_state=config.random_state,
-        calibration=config.calibration,
-        cv_sample=config.cv_sample,
-        fit_sample=config.fit_sample,
-        threads=config.threads,
-    )
+    settings = settings_from(config, ModelSettings)
     try:
         model = fit_response_model(engineered_customers, cost, revenue, settings, frame_sha256(engineered_customers))
     except InputDataError as error:
@@ -71,8 +75,8 @@ def response_model(
             raise
         # Keep serving the last good model so that scoring still runs downstream.
         context.log.warning(f"{error} The last good model is kept and scores this run: {kept}")
-        return Output(
-            KeptModel(kept),
+        return MaterializeResult(
+            value=KeptModel(kept),
             metadata={"refitted": False, "reason": str(error), "kept_model": MetadataValue.path(str(kept))},
         )
     # Contact-everyone baseline on the file as received (every line contacted) and on the
@@ -117,11 +121,11 @@ def response_model(
     context.log.info(
         f"{model.name}: OOF ROC-AUC {summary['cv_roc_auc']:.3f}, profit {summary['campaign_profit']:,.0f} MU"
     )
-    return Output(
-        model,
+    return MaterializeResult(
+        value=model,
         metadata={
             "refitted": True,
-            **summary,
+            **rounded(summary),
             "model_comparison": table(model.comparison),
             "permutation_importance": table(importance.head(12)),
             "responder_rules_vs_seed_profile": table(rules),
@@ -135,19 +139,27 @@ def response_model(
     )
 
 
-@data_asset(contract=ScoredCustomers, group_name=RESPONSE_GROUP, code_version="1")
+@asset(
+    group_name=RESPONSE_GROUP,
+    kinds={"pandas", "scikitlearn", "parquet"},
+    owners=[DATA_SCIENCE],
+    **dataset_contract("scored_customers", ScoredCustomers),
+)
 def scored_customers(
-    clustered_customers: pd.DataFrame, response_model: ResponseModel, campaign_economics: CampaignEconomics
-) -> Output[pd.DataFrame]:
+    clustered_customers: pd.DataFrame,
+    response_model: ResponseModel,
+    campaign_economics: CampaignEconomics,
+):
     """Per customer: calibrated ``response_probability`` from the stored
     ``response_model`` (no refit), ``decile`` (1 = top 10%), ``expected_profit`` (MU) and
     ``contact`` (expected profit > 0), with ``cluster``. Works on files without
     ``Response``."""
     cost, revenue = campaign_economics.resolve(clustered_customers)
     scored = score_customers(clustered_customers, response_model.predict_proba(clustered_customers), cost, revenue)
-    return Output(
+    return validated(
+        ScoredCustomers,
         scored,
-        metadata={
+        {
             "contacted": int(scored["contact"].sum()),
             "expected_profit_of_contacted": float(scored.loc[scored["contact"], "expected_profit"].sum()),
             "model": response_model.name,
