@@ -23,7 +23,8 @@ from campaign_pipeline.transforms.charts import (
     segment_rates_chart,
 )
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
-from campaign_pipeline.transforms.features import DEFAULT_REFERENCE_DATE, engineer_features
+from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
+from campaign_pipeline.transforms.features import engineer_features
 from campaign_pipeline.transforms.impact import (
     channel_summary,
     contact_list,

@@ -6,7 +6,8 @@ from pydantic import Field
 
 from campaign_pipeline.contracts import data_asset
 from campaign_pipeline.schemas import EngineeredCustomers
-from campaign_pipeline.transforms.features import DEFAULT_REFERENCE_DATE, engineer_features
+from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
+from campaign_pipeline.transforms.features import engineer_features
 
 
 class FeatureConfig(Config):
