@@ -43,8 +43,9 @@ class CustomerSource(ConfigurableResource):
         if self.date_order not in ("auto", "day_first", "month_first"):
             raise InputDataError(
                 f"unknown date_order '{self.date_order}'",
-                source="the CustomerSource configuration",
+                source="the customer_source resource configuration",
                 expected="auto, day_first or month_first",
+                fix="Set resources: customer_source: config: date_order to one of them in the run configuration.",
             )
         if self.is_synthetic:
             frame = generate_customers(self.synthetic_customers, self.synthetic_seed)
