@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from campaign_pipeline.economics import contact_everyone, resolve_prices
 from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms.charts import (
     impact_chart,
@@ -22,11 +23,10 @@ from campaign_pipeline.transforms.charts import (
     segment_rates_chart,
 )
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
-from campaign_pipeline.transforms.features import DEFAULT_REFERENCE_DATE, engineer_features
+from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
+from campaign_pipeline.transforms.features import engineer_features
 from campaign_pipeline.transforms.impact import (
     channel_summary,
-    campaign_prices,
-    contact_everyone,
     contact_list,
     impact_profile,
     recommendation_rationale,
@@ -39,7 +39,6 @@ from campaign_pipeline.transforms.markdown import segmentation_report_markdown
 from campaign_pipeline.transforms.response import (
     ModelSettings,
     business_goals,
-    campaign_outcome,
     fit_response_model,
     frame_sha256,
     holdout_importance,
@@ -91,21 +90,21 @@ def run_reference(csv_path: str | Path, out_dir: str | Path) -> None:
     clustered = engineered.assign(cluster=labels, cluster_name=pd.Series(labels).map(segmentation.names).to_numpy())
     parquet("clustered_customers", clustered)
 
-    cost, revenue = campaign_prices(engineered)
+    prices = resolve_prices(engineered)
     settings = ModelSettings()
-    response = fit_response_model(engineered, cost, revenue, settings, frame_sha256(engineered))
-    everyone = campaign_outcome(raw[RESPONSE].notna().to_numpy(), raw[RESPONSE].to_numpy().astype(bool), cost, revenue)
+    response = fit_response_model(engineered, prices, settings, frame_sha256(engineered))
+    everyone = contact_everyone(raw, prices)
     business_goals(response.metrics["oof_response_rate"], everyone["response_rate"])
     y, probability = response.oof[RESPONSE].to_numpy(), response.oof["oof_probability"].to_numpy()
-    curve = profit_curve(y, probability, cost, revenue)
+    curve = profit_curve(y, probability, prices)
     holdout_importance(response, engineered, settings)
     responder_rules(engineered, response.threshold, settings.random_state)
     report("profit_curve.png", profit_curve_chart(curve, response.metrics["oof_contacted"] / len(y), response.metrics["oof_profit"]))
     model("response_model", response)
-    scored = score_customers(clustered, response.predict_proba(clustered), cost, revenue)
+    scored = score_customers(clustered, response.predict_proba(clustered), prices)
     parquet("scored_customers", scored)
 
-    impact = retargeting_table(scored, impact_profile(clustered), cost, revenue)
+    impact = retargeting_table(scored, impact_profile(clustered), prices)
     recommendation_rationale(impact)
     report("retargeting_impact.png", impact_chart(impact))
     parquet("retargeting_impact", impact)
@@ -121,7 +120,7 @@ def run_reference(csv_path: str | Path, out_dir: str | Path) -> None:
     scatter = pca_scatter_chart(coordinates, labels[rows], segmentation.names, segmentation.pca.explained_variance_ratio_)
     report("cluster_pca.png", scatter)
     parquet("cluster_profiles", profiles)
-    baseline = contact_everyone(raw, cost, revenue)
+    baseline = contact_everyone(raw, prices)
     report("segmentation_report.md", segmentation_report_markdown(rates, profiles, impact, segmentation, baseline).encode())
 
 

@@ -25,13 +25,14 @@ from campaign_pipeline.assets import analysis, features, impact, ingest, respons
 from campaign_pipeline.automation import build_schedules, customer_file_changed, nightly_rescore, retrain
 from campaign_pipeline.io_managers import ModelIOManagerFactory, ParquetIOManagerFactory
 from campaign_pipeline.resources import CampaignEconomics, CustomerSource, OutputFiles
+from campaign_pipeline.settings import DATA_DIR_ENV, DEFAULT_DATA_DIR
 
 EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
 ASSET_MODULES = [ingest, features, segmentation, response, impact, analysis]
 
 
 def build_definitions(
-    data_dir: str | EnvVar = "data",
+    data_dir: str | EnvVar = DEFAULT_DATA_DIR,
     raw_csv: str | EnvVar = "",
     executor: ExecutorDefinition = in_process_executor,
     timezone: str = "UTC",
@@ -66,7 +67,7 @@ def _executor_from_env() -> ExecutorDefinition:
 
 
 defs = build_definitions(
-    data_dir=_from_env("CAMPAIGN_DATA_DIR", "data"),
+    data_dir=_from_env(DATA_DIR_ENV, DEFAULT_DATA_DIR),
     raw_csv=_from_env("CAMPAIGN_RAW_CSV", ""),
     executor=_executor_from_env(),
     timezone=os.environ.get("CAMPAIGN_TIMEZONE", "UTC"),

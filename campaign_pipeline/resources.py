@@ -10,9 +10,9 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
 
+from campaign_pipeline.economics import CampaignPrices, resolve_prices
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import write_atomically
-from campaign_pipeline.transforms.impact import campaign_prices
 from campaign_pipeline.sources.synthetic import generate_customers
 from campaign_pipeline.sources.reading import ReadStats, read_customers, type_customer_table
 
@@ -43,8 +43,9 @@ class CustomerSource(ConfigurableResource):
         if self.date_order not in ("auto", "day_first", "month_first"):
             raise InputDataError(
                 f"unknown date_order '{self.date_order}'",
-                source="the CustomerSource configuration",
+                source="the customer_source resource configuration",
                 expected="auto, day_first or month_first",
+                fix="Set resources: customer_source: config: date_order to one of them in the run configuration.",
             )
         if self.is_synthetic:
             frame = generate_customers(self.synthetic_customers, self.synthetic_seed)
@@ -79,9 +80,9 @@ class CampaignEconomics(ConfigurableResource):
         default=None, description="MU per acceptance (default: Z_Revenue)"
     )
 
-    def resolve(self, customers: pd.DataFrame) -> tuple[float, float]:
-        """(cost, revenue) in MU for this table."""
-        return campaign_prices(customers, self.cost_per_contact, self.revenue_per_response)
+    def resolve(self, customers: pd.DataFrame) -> CampaignPrices:
+        """The prices for this table (``economics.resolve_prices`` with these overrides)."""
+        return resolve_prices(customers, self.cost_per_contact, self.revenue_per_response)
 
 
 class OutputFiles(ConfigurableResource):

@@ -5,16 +5,18 @@ of ``segmentation_model`` and ``response_model`` under the data directory, so ev
 printed is traceable to an asset.
 
 Command line: ``python -m campaign_pipeline.summary [--data-dir DIR]`` (default
-``$CAMPAIGN_DATA_DIR`` or ``data``).
+``$CAMPAIGN_DATA_DIR`` or ``data``, as ``settings.data_dir`` resolves it). The directory
+may be any ``universal-pathlib`` URL the IO managers write to, such as ``s3://bucket/campaign``.
 """
 
 import argparse
 import json
-import os
 import sys
-from pathlib import Path
 
 import pandas as pd
+from upath import UPath
+
+from campaign_pipeline.settings import data_dir as default_data_dir
 
 IMPACT_COLUMNS = {
     "cluster": "cluster",
@@ -32,16 +34,18 @@ class MissingOutputs(Exception):
     """The data directory lacks an output this summary reads."""
 
 
-def _require(path: Path) -> Path:
+def _require(path: UPath) -> UPath:
     if not path.exists():
         raise MissingOutputs(f"{path} does not exist: materialize the assets first")
     return path
 
 
-def summarise(data_dir: Path) -> str:
+def summarise(data_dir: str | UPath) -> str:
     """The retargeting table, the chosen k and the response model's figures, as text."""
-    impact_path = _require(data_dir / "retargeting_impact.parquet")
-    impact = pd.read_parquet(impact_path, columns=list(IMPACT_COLUMNS)).rename(columns=IMPACT_COLUMNS)
+    data_dir = UPath(data_dir)
+    # Through the path's own file system, so that object-store URLs read like folders.
+    with _require(data_dir / "retargeting_impact.parquet").open("rb") as handle:
+        impact = pd.read_parquet(handle, columns=list(IMPACT_COLUMNS)).rename(columns=IMPACT_COLUMNS)
     segmentation = json.loads(_require(data_dir / "reports" / "segmentation.json").read_text())
     model = json.loads(_require(data_dir / "reports" / "response_model.json").read_text())
     recommended = impact.loc[impact["recommended"]].iloc[0]
@@ -81,9 +85,7 @@ def summarise(data_dir: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path(os.environ.get("CAMPAIGN_DATA_DIR", "data")), help="the data directory"
-    )
+    parser.add_argument("--data-dir", default=default_data_dir(), help="the data directory (a folder or a URL)")
     args = parser.parse_args(argv)
     try:
         print(summarise(args.data_dir))

@@ -6,12 +6,12 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from campaign_pipeline.assets import MARKETING_ANALYTICS
 from campaign_pipeline.contracts import dataset_contract, validated
+from campaign_pipeline.economics import contact_everyone
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import CampaignEconomics, OutputFiles
 from campaign_pipeline.schemas import RESPONSE, ClusterProfiles, ConversionAnalysis
 from campaign_pipeline.transforms.charts import pca_scatter_chart, segment_rates_chart
-from campaign_pipeline.transforms.impact import contact_everyone
 from campaign_pipeline.transforms.profiles import profile_table
 from campaign_pipeline.transforms.markdown import segmentation_report_markdown
 from campaign_pipeline.transforms.segmentation import SegmentationModel
@@ -108,8 +108,7 @@ def segmentation_report(
     """``reports/segmentation_report.md``: the age conclusion, the conversion analysis, the
     choice of k, the cluster profiles and the retargeting recommendation, with the charts,
     every number taken from the upstream assets."""
-    cost, revenue = campaign_economics.resolve(raw_customers)
-    baseline = contact_everyone(raw_customers, cost, revenue)
+    baseline = contact_everyone(raw_customers, campaign_economics.resolve(raw_customers))
     text = segmentation_report_markdown(
         conversion_analysis, cluster_profiles, retargeting_impact, segmentation_model, baseline
     )

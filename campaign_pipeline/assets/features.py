@@ -1,7 +1,7 @@
 """Features: the engineered columns of REFERENCE §2 at one explicit reference date."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from dagster import Config, asset
 from pydantic import Field
 
 from campaign_pipeline.assets import DATA_ENGINEERING

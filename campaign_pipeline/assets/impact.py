@@ -8,6 +8,7 @@ from pydantic import Field
 
 from campaign_pipeline.assets import MARKETING_ANALYTICS
 from campaign_pipeline.contracts import dataset_contract, require_contract, validated
+from campaign_pipeline.economics import contact_everyone
 from campaign_pipeline.metadata import chart, rounded, table
 from campaign_pipeline.resources import CampaignEconomics, OutputFiles
 from campaign_pipeline.schemas import ContactList, RetargetingImpact
@@ -15,7 +16,6 @@ from campaign_pipeline.transforms.charts import impact_chart
 from campaign_pipeline.transforms.impact import (
     RECOMMENDATION_RULE,
     channel_summary,
-    contact_everyone,
     contact_list as build_contact_list,
     impact_profile,
     recommendation_rationale,
@@ -64,20 +64,20 @@ def retargeting_impact(
     Cost and revenue come from ``Z_CostContact``/``Z_Revenue`` unless overridden. Exactly one
     cluster is ``recommended``: the largest positive targeted profit. The totals stand
     beside the observed contact-everyone baseline of the file as received."""
-    cost, revenue = campaign_economics.resolve(clustered_customers)
-    impact = retargeting_table(scored_customers, impact_profile(clustered_customers), cost, revenue)
+    prices = campaign_economics.resolve(clustered_customers)
+    impact = retargeting_table(scored_customers, impact_profile(clustered_customers), prices)
     rationale = recommendation_rationale(impact)
     context.log.info(rationale)
     totals = impact[["customers", "expected_profit", "targeted_customers", "targeted_profit"]].sum()
-    baseline = contact_everyone(raw_customers, cost, revenue)
+    baseline = contact_everyone(raw_customers, prices)
     return validated(
         RetargetingImpact,
         impact,
         {
             "recommendation": rationale,
             "rule": RECOMMENDATION_RULE,
-            "cost_per_contact_mu": cost,
-            "revenue_per_response_mu": revenue,
+            "cost_per_contact_mu": prices.cost_per_contact,
+            "revenue_per_response_mu": prices.revenue_per_response,
             "total_expected_profit_contact_everyone_mu": float(totals["expected_profit"]),
             "total_targeted_profit_mu": float(totals["targeted_profit"]),
             "total_targeted_customers": int(totals["targeted_customers"]),

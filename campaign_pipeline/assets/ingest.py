@@ -3,7 +3,7 @@
 from dataclasses import asdict
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, Config, asset
 from pydantic import Field
 
 from campaign_pipeline.assets import DATA_ENGINEERING, settings_from

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, settings_from
 from campaign_pipeline.contracts import dataset_contract, validated
+from campaign_pipeline.economics import contact_everyone
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import KeptModel, stored_model_path
 from campaign_pipeline.metadata import chart, rounded, table
@@ -17,7 +18,6 @@ from campaign_pipeline.transforms.response import (
     ModelSettings,
     ResponseModel,
     business_goals,
-    campaign_outcome,
     fit_response_model,
     frame_sha256,
     holdout_importance,
@@ -65,10 +65,10 @@ def response_model(
     measured on a held-out fold; a depth-3 tree's rules stand beside the seed's profile of
     responders. When the data cannot train a model (no ``Response``, or a single class),
     the last good model is kept, says so, and still scores the customers."""
-    cost, revenue = campaign_economics.resolve(engineered_customers)
+    prices = campaign_economics.resolve(engineered_customers)
     settings = settings_from(config, ModelSettings)
     try:
-        model = fit_response_model(engineered_customers, cost, revenue, settings, frame_sha256(engineered_customers))
+        model = fit_response_model(engineered_customers, prices, settings, frame_sha256(engineered_customers))
     except InputDataError as error:
         kept = stored_model_path(output_files.base_dir, "response_model")
         if not kept.exists():
@@ -81,13 +81,9 @@ def response_model(
         )
     # Contact-everyone baseline on the file as received (every line contacted) and on the
     # deduplicated customers the model was evaluated on.
-    everyone_raw = campaign_outcome(
-        raw_customers[RESPONSE].notna().to_numpy(), raw_customers[RESPONSE].to_numpy().astype(bool), cost, revenue
-    )
+    everyone_raw = contact_everyone(raw_customers, prices)
     oof = model.oof
-    everyone_clean = campaign_outcome(
-        oof[RESPONSE].notna().to_numpy(), oof[RESPONSE].to_numpy().astype(bool), cost, revenue
-    )
+    everyone_clean = contact_everyone(oof, prices)
     metrics = model.metrics
     goals = business_goals(metrics["oof_response_rate"], everyone_raw["response_rate"])
     summary = {
@@ -96,7 +92,7 @@ def response_model(
         "cv_pr_auc": metrics["pr_auc"],
         "cv_brier": metrics["brier"],
         "top_decile_lift": metrics["top_decile_lift"],
-        "contact_rule": f"contact when p x {revenue:g} > {cost:g}, i.e. p > {model.threshold:.3f}",
+        "contact_rule": prices.contact_rule,
         "contact_threshold": model.threshold,
         "contacted": metrics["oof_contacted"],
         "contacted_responders": metrics["oof_responders"],
@@ -114,7 +110,7 @@ def response_model(
         "meets_business_expectation": goals["meets_business_expectation"],
     }
     y, probability = oof[RESPONSE].to_numpy(), oof["oof_probability"].to_numpy()
-    curve = profit_curve(y, probability, cost, revenue)
+    curve = profit_curve(y, probability, prices)
     importance = holdout_importance(model, engineered_customers, settings)
     rules = responder_rules(engineered_customers, model.threshold, settings.random_state)
     output_files.write_json("response_model.json", {**summary, "model_comparison": model.comparison.to_dict("records")})
@@ -154,8 +150,8 @@ def scored_customers(
     ``response_model`` (no refit), ``decile`` (1 = top 10%), ``expected_profit`` (MU) and
     ``contact`` (expected profit > 0), with ``cluster``. Works on files without
     ``Response``."""
-    cost, revenue = campaign_economics.resolve(clustered_customers)
-    scored = score_customers(clustered_customers, response_model.predict_proba(clustered_customers), cost, revenue)
+    prices = campaign_economics.resolve(clustered_customers)
+    scored = score_customers(clustered_customers, response_model.predict_proba(clustered_customers), prices)
     return validated(
         ScoredCustomers,
         scored,

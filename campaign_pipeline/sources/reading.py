@@ -374,7 +374,10 @@ def _establish_day_month_order(
             source=source,
             column=DATE_COLUMN,
             expected="a file with at least one unambiguous date, or an explicit order",
-            fix="Set the raw_customers config 'date_order' to 'day_first' or 'month_first'.",
+            fix=(
+                "Set 'date_order' on the customer_source resource to 'day_first' or 'month_first' "
+                "(run configuration: resources: customer_source: config: date_order: day_first)."
+            ),
         )
     return evidence
 

@@ -27,8 +27,6 @@ from campaign_pipeline.schemas import (
     SPEND_COLUMNS,
 )
 
-# The reference file's snapshot: its Recency values are consistent with this date.
-DEFAULT_REFERENCE_DATE = "2014-12-31"
 PARTNERED = ("Married", "Together")
 AGE_BINS = (-np.inf, 29, 39, 49, 59, np.inf)
 RECENCY_BINS = (-np.inf, 30, 90, np.inf)

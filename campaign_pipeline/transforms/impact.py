@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from campaign_pipeline.errors import InputDataError
-from campaign_pipeline.schemas import COST_COLUMN, RESPONSE, REVENUE_COLUMN
+from campaign_pipeline.economics import CampaignPrices
+from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms.profiles import segment_mix
 
 RECOMMENDATION_RULE = (
@@ -13,11 +13,9 @@ RECOMMENDATION_RULE = (
 )
 
 
-def score_customers(
-    clustered: pd.DataFrame, probability: np.ndarray, cost: float, revenue: float
-) -> pd.DataFrame:
+def score_customers(clustered: pd.DataFrame, probability: np.ndarray, prices: CampaignPrices) -> pd.DataFrame:
     """Per customer: probability, decile (1 = best 10%), expected profit and the contact
-    decision ``p x revenue > cost``."""
+    decision of ``prices.worth_contacting``."""
     scored = pd.DataFrame(
         {
             "ID": clustered["ID"].to_numpy(),
@@ -29,15 +27,16 @@ def score_customers(
     # Rank first so that ties cannot make deciles uneven or unstable.
     rank = scored["response_probability"].rank(method="first", ascending=False)
     scored["decile"] = ((rank.to_numpy() - 1) * 10 // len(scored) + 1).astype("int64")
-    scored["expected_profit"] = scored["response_probability"] * revenue - cost
-    scored["contact"] = scored["expected_profit"] > 0
+    scored["expected_profit"] = prices.expected_profit(scored["response_probability"])
+    scored["contact"] = prices.worth_contacting(scored["response_probability"])
     scored[RESPONSE] = clustered[RESPONSE].astype(float).to_numpy() if RESPONSE in clustered.columns else np.nan
     return scored
 
 
-def retargeting_table(scored: pd.DataFrame, profile: pd.DataFrame, cost: float, revenue: float) -> pd.DataFrame:
+def retargeting_table(scored: pd.DataFrame, profile: pd.DataFrame, prices: CampaignPrices) -> pd.DataFrame:
     """One row per cluster: size, observed and predicted response, money for contacting
     everyone and for contacting only the customers worth it, and the recommendation."""
+    cost, revenue = prices.cost_per_contact, prices.revenue_per_response
     targeted = scored[scored["contact"]]
     by_cluster = scored.groupby("cluster")
     table = pd.DataFrame(
@@ -70,18 +69,6 @@ def retargeting_table(scored: pd.DataFrame, profile: pd.DataFrame, cost: float, 
     table["targeted_customers"] = table["targeted_customers"].astype("int64")
     table["customers"] = table["customers"].astype("int64")
     return table
-
-
-def contact_everyone(customers: pd.DataFrame, cost: float, revenue: float) -> dict | None:
-    """Observed result of contacting every customer in the table; None without Response."""
-    if RESPONSE not in customers.columns:
-        return None
-    responders = int(customers[RESPONSE].sum())
-    return {
-        "customers": len(customers),
-        "responders": responders,
-        "profit": responders * revenue - len(customers) * cost,
-    }
 
 
 def recommendation_rationale(table: pd.DataFrame) -> str:
@@ -135,30 +122,3 @@ def impact_profile(clustered: pd.DataFrame) -> pd.DataFrame:
     )
     mix = segment_mix(clustered).drop(columns=["response_rate"], errors="ignore")
     return means.reset_index().merge(mix, on="cluster")
-
-
-def campaign_prices(
-    customers: pd.DataFrame, cost_override: float | None = None, revenue_override: float | None = None
-) -> tuple[float, float]:
-    """(cost per contact, revenue per response) in MU: the overrides when given, otherwise
-    the table's constant ``Z_CostContact`` and ``Z_Revenue``."""
-    return (
-        _price(cost_override, customers, COST_COLUMN, "cost_per_contact"),
-        _price(revenue_override, customers, REVENUE_COLUMN, "revenue_per_response"),
-    )
-
-
-def _price(override: float | None, customers: pd.DataFrame, column: str, field: str) -> float:
-    if override is not None:
-        return float(override)
-    values = customers[column].unique() if column in customers.columns else []
-    if len(values) != 1:
-        raise InputDataError(
-            "no single value to price the campaign with"
-            + (f" (found {len(values)} different values)" if len(values) else " (column absent)"),
-            source="the customer table",
-            column=column,
-            expected="one constant value in every row",
-            fix=f"Set CampaignEconomics.{field} in the run configuration.",
-        )
-    return float(values[0])

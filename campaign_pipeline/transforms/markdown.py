@@ -98,7 +98,7 @@ def segmentation_report_markdown(
         f"{impact['targeted_profit'].sum():,.0f} MU. Rule for the recommendation: {RECOMMENDATION_RULE}.",
         "",
         (
-            f"Baseline, observed: contacting all {baseline['customers']:,} customers of the file as received "
+            f"Baseline, observed: contacting all {baseline['contacted']:,} customers of the file as received "
             f"brought {baseline['responders']:,} acceptances and {baseline['profit']:,.0f} MU."
             if baseline
             else "The file has no Response column, so there is no observed baseline."

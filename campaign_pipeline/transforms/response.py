@@ -4,8 +4,8 @@ All preprocessing lives inside a scikit-learn ``Pipeline``; candidates are compa
 out-of-fold predictions from stratified folds in which customers that are equal
 on every column but ``ID`` share a fold (duplicates split across folds leak labels).
 Probabilities are calibrated inside each training fold, and the contact rule is the
-break-even one, ``p x revenue > cost``: a fixed rule, so nothing is tuned on the rows it
-is then judged on.
+break-even one of ``economics.CampaignPrices.worth_contacting``: a fixed rule, so nothing
+is tuned on the rows it is then judged on.
 """
 
 import hashlib
@@ -29,6 +29,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
+from campaign_pipeline.economics import CampaignPrices
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.schemas import ACCEPTED_COLUMNS, PURCHASE_COLUMNS, RESPONSE, SPEND_COLUMNS
 from campaign_pipeline.transforms.cleaning import duplicate_groups
@@ -107,30 +108,12 @@ def calibrated(pipeline: Pipeline, method: str = "sigmoid") -> CalibratedClassif
     return CalibratedClassifierCV(pipeline, method=method, cv=3)
 
 
-def campaign_outcome(contacted: np.ndarray, responded: np.ndarray, cost: float, revenue: float) -> dict:
-    """Customers contacted, responders among them, and the money."""
-    n_contacted = int(contacted.sum())
-    responders = int(responded[contacted].sum())
-    return {
-        "contacted": n_contacted,
-        "responders": responders,
-        "response_rate": responders / n_contacted if n_contacted else 0.0,
-        "cost": n_contacted * cost,
-        "revenue": responders * revenue,
-        "profit": responders * revenue - n_contacted * cost,
-    }
-
-
-def break_even_probability(cost: float, revenue: float) -> float:
-    return cost / revenue
-
-
 def top_decile_lift(y: np.ndarray, probability: np.ndarray) -> float:
     top = probability >= np.quantile(probability, 0.9)
     return float(y[top].mean() / y.mean()) if y.mean() > 0 else float("nan")
 
 
-def profit_curve(y: np.ndarray, probability: np.ndarray, cost: float, revenue: float, points: int = 50) -> pd.DataFrame:
+def profit_curve(y: np.ndarray, probability: np.ndarray, prices: CampaignPrices, points: int = 50) -> pd.DataFrame:
     """Profit of contacting the top share of customers by score, for shares 0..100%."""
     order = np.argsort(-probability, kind="stable")
     cumulative_responders = np.concatenate([[0], np.cumsum(y[order])])
@@ -139,7 +122,7 @@ def profit_curve(y: np.ndarray, probability: np.ndarray, cost: float, revenue: f
         {
             "contact_share": counts / len(y),
             "contacted": counts,
-            "profit": cumulative_responders[counts] * revenue - counts * cost,
+            "profit": cumulative_responders[counts] * prices.revenue_per_response - counts * prices.cost_per_contact,
         }
     )
 
@@ -167,9 +150,8 @@ def out_of_fold_probabilities(
     return probability
 
 
-def evaluate(y: np.ndarray, probability: np.ndarray, cost: float, revenue: float) -> dict:
-    contacted = probability * revenue > cost
-    outcome = campaign_outcome(contacted, y.astype(bool), cost, revenue)
+def evaluate(y: np.ndarray, probability: np.ndarray, prices: CampaignPrices) -> dict:
+    outcome = prices.outcome(prices.worth_contacting(probability), y.astype(bool))
     return {
         "roc_auc": float(roc_auc_score(y, probability)),
         "pr_auc": float(average_precision_score(y, probability)),
@@ -186,8 +168,7 @@ class ResponseModel:
     estimator: CalibratedClassifierCV
     name: str
     features: list[str]
-    cost: float
-    revenue: float
+    prices: CampaignPrices  # the prices it was evaluated at
     metrics: dict
     comparison: pd.DataFrame
     oof: pd.DataFrame  # ID, Response, out-of-fold probability
@@ -196,7 +177,7 @@ class ResponseModel:
 
     @property
     def threshold(self) -> float:
-        return break_even_probability(self.cost, self.revenue)
+        return self.prices.break_even_probability
 
     def predict_proba(self, customers: pd.DataFrame) -> np.ndarray:
         return self.estimator.predict_proba(customers[self.features])[:, 1]
@@ -206,7 +187,8 @@ class ResponseModel:
             "kind": "response_model",
             "model": self.name,
             "features": self.features,
-            "contact_rule": f"contact when p x {self.revenue:g} > {self.cost:g} (p > {self.threshold:.3f})",
+            "contact_rule": self.prices.contact_rule,
+            "prices": self.prices.as_metadata(),
             "metrics": self.metrics,
             "training_data_sha256": self.data_sha256,
             "versions": self.versions,
@@ -251,7 +233,7 @@ def frame_sha256(frame: pd.DataFrame) -> str:
 
 
 def fit_response_model(
-    customers: pd.DataFrame, cost: float, revenue: float, settings: ModelSettings, data_sha256: str = ""
+    customers: pd.DataFrame, prices: CampaignPrices, settings: ModelSettings, data_sha256: str = ""
 ) -> ResponseModel:
     """Compare candidates out of fold, keep the best by PR-AUC then profit, refit it on all
     rows (on the stratified samples of ``settings`` at scale)."""
@@ -286,7 +268,7 @@ def fit_response_model(
             oof[name] = out_of_fold_probabilities(
                 estimator, ev_features, ev_y, ev_groups, settings.folds, settings.random_state
             )
-            results[name] = evaluate(ev_y, oof[name], cost, revenue)
+            results[name] = evaluate(ev_y, oof[name], prices)
         comparison = pd.DataFrame.from_dict(results, orient="index").rename_axis("model").reset_index()
         best = comparison.sort_values(["pr_auc", "oof_profit"], ascending=False).iloc[0]["model"]
 
@@ -301,8 +283,7 @@ def fit_response_model(
         estimator=final,
         name=str(best),
         features=list(FEATURES),
-        cost=cost,
-        revenue=revenue,
+        prices=prices,
         metrics={**results[best], "evaluated_rows": int(len(ev_y)), "trained_rows": int(len(fit_rows))},
         comparison=comparison,
         oof=oof_frame,

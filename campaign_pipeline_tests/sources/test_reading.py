@@ -145,6 +145,8 @@ def test_ambiguous_day_month_order_is_refused_not_guessed(tmp_path, sample):
     sample["Dt_Customer"] = "03-04-2013"
     error = refusal(write_variant(sample, tmp_path / "v.csv"))
     assert error.column == "Dt_Customer" and "cannot be established" in error.problem
+    assert "customer_source" in error.fix and "resources: customer_source: config: date_order" in error.fix
+    assert "raw_customers" not in str(error)
     # ... unless the order is given explicitly.
     frame, report = read_customers(tmp_path / "v.csv", date_order="day_first")
     assert frame["Dt_Customer"].iloc[0] == pd.Timestamp("2013-04-03") and report.date_format == "dd-mm-yyyy"

@@ -4,15 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from campaign_pipeline.economics import CampaignPrices
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
 from campaign_pipeline.transforms.features import engineer_features
 from campaign_pipeline.sources.reading import read_customers, type_customer_table
 from campaign_pipeline.transforms.response import (
     ModelSettings,
-    break_even_probability,
     business_goals,
-    campaign_outcome,
     fit_response_model,
     profit_curve,
     responder_rules,
@@ -21,6 +20,7 @@ from campaign_pipeline.transforms.response import (
 
 REFERENCE_DATE = pd.Timestamp("2014-12-31")
 FAST = ModelSettings(folds=3)
+PRICES = CampaignPrices(cost_per_contact=3, revenue_per_response=11, source="test")
 
 
 def engineered(raw: pd.DataFrame) -> pd.DataFrame:
@@ -40,18 +40,10 @@ def real_customers(real_csv) -> pd.DataFrame:
     return engineered(raw.reset_index(drop=True))
 
 
-def test_campaign_money():
-    contacted = np.array([True, True, True, False])
-    responded = np.array([True, False, False, True])
-    outcome = campaign_outcome(contacted, responded, cost=3, revenue=11)
-    assert outcome == {"contacted": 3, "responders": 1, "response_rate": 1 / 3, "cost": 9, "revenue": 11, "profit": 2}
-    assert break_even_probability(3, 11) == pytest.approx(0.2727, abs=1e-4)
-
-
 def test_profit_curve_and_lift():
     y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
     score = np.linspace(1, 0, 10)
-    curve = profit_curve(y, score, cost=3, revenue=11, points=10)
+    curve = profit_curve(y, score, PRICES, points=10)
     assert curve["profit"].tolist() == [0, 8, 16, 13, 10, 7, 4, 1, -2, -5, -8]
     assert top_decile_lift(y, score) == pytest.approx(5.0)
 
@@ -64,17 +56,19 @@ def test_goals_are_stated_both_ways():
 
 def test_model_cannot_be_fitted_on_one_class(synthetic_customers):
     with pytest.raises(InputDataError, match="cannot be fitted") as caught:
-        fit_response_model(synthetic_customers.assign(Response=0), 3, 11, FAST)
+        fit_response_model(synthetic_customers.assign(Response=0), PRICES, FAST)
     assert caught.value.column == "Response"
 
 
 def test_scoring_without_response_gives_the_same_probabilities(synthetic_customers):
-    model = fit_response_model(synthetic_customers, 3, 11, FAST)
+    model = fit_response_model(synthetic_customers, PRICES, FAST)
     with_target = model.predict_proba(synthetic_customers)
     without_target = model.predict_proba(synthetic_customers.drop(columns=["Response", "conversion_rate"]))
     np.testing.assert_allclose(with_target, without_target, rtol=0, atol=1e-12)
     assert model.name in {"logistic_regression", "gradient_boosting"}
     assert set(model.card()) >= {"features", "metrics", "training_data_sha256", "versions", "contact_rule"}
+    assert model.prices == PRICES and model.card()["contact_rule"] == "contact when p x 11 > 3, i.e. p > 0.273"
+    assert model.card()["prices"]["cost_per_contact_mu"] == 3 and model.card()["prices"]["revenue_per_response_mu"] == 11
 
 
 def test_rules_sit_beside_the_seed_profile(synthetic_customers):
@@ -87,7 +81,7 @@ def test_rules_sit_beside_the_seed_profile(synthetic_customers):
 
 
 def test_real_file_meets_the_targets_out_of_fold(real_customers):
-    model = fit_response_model(real_customers, 3, 11, ModelSettings())
+    model = fit_response_model(real_customers, PRICES, ModelSettings())
     metrics = model.metrics
     assert metrics["roc_auc"] >= 0.88 and metrics["pr_auc"] >= 0.60
     assert metrics["oof_response_rate"] >= 0.45 and metrics["oof_profit"] >= 1000
@@ -99,5 +93,5 @@ def test_shuffled_response_leaves_nothing_to_learn(real_customers):
     shuffled = real_customers.assign(
         Response=np.random.default_rng(0).permutation(real_customers["Response"].to_numpy())
     )
-    model = fit_response_model(shuffled, 3, 11, ModelSettings())
+    model = fit_response_model(shuffled, PRICES, ModelSettings())
     assert abs(model.metrics["roc_auc"] - 0.5) <= 0.05

@@ -1,0 +1,112 @@
+"""The money of a campaign, in one place: what a contact costs, what an acceptance brings,
+the break-even rule that decides who is contacted, and the observed result of a campaign.
+
+Every layer prices through a ``CampaignPrices``: the response model (evaluated at them),
+the scores and contact decisions, the retargeting table, the contact-everyone baseline and
+the reports. No Dagster here; the ``campaign_economics`` resource only chooses the
+overrides and calls ``resolve_prices``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.schemas import COST_COLUMN, RESPONSE, REVENUE_COLUMN
+
+# Where a user overrides the prices: the Dagster resource and its run configuration.
+ECONOMICS_RESOURCE = "campaign_economics"
+COST_SETTING = "cost_per_contact"
+REVENUE_SETTING = "revenue_per_response"
+
+
+@dataclass(frozen=True)
+class CampaignPrices:
+    """Cost per contact and revenue per acceptance (MU), and where they came from."""
+
+    cost_per_contact: float
+    revenue_per_response: float
+    source: str = "given"
+
+    @property
+    def break_even_probability(self) -> float:
+        """The response probability at which a contact pays for itself: cost / revenue."""
+        return self.cost_per_contact / self.revenue_per_response
+
+    def expected_profit(self, probability):
+        """p x revenue - cost per contact, elementwise for arrays and Series."""
+        return probability * self.revenue_per_response - self.cost_per_contact
+
+    def worth_contacting(self, probability):
+        """The one contact rule: expected profit above zero (p x revenue > cost)."""
+        return self.expected_profit(probability) > 0
+
+    @property
+    def contact_rule(self) -> str:
+        """The rule in words, e.g. ``contact when p x 11 > 3, i.e. p > 0.273``."""
+        return (
+            f"contact when p x {self.revenue_per_response:g} > {self.cost_per_contact:g}, "
+            f"i.e. p > {self.break_even_probability:.3f}"
+        )
+
+    def outcome(self, contacted: np.ndarray, responded: np.ndarray) -> dict:
+        """Customers contacted, responders among them, their response rate, and the money."""
+        n_contacted = int(contacted.sum())
+        responders = int(responded[contacted].sum())
+        return {
+            "contacted": n_contacted,
+            "responders": responders,
+            "response_rate": responders / n_contacted if n_contacted else 0.0,
+            "cost": n_contacted * self.cost_per_contact,
+            "revenue": responders * self.revenue_per_response,
+            "profit": responders * self.revenue_per_response - n_contacted * self.cost_per_contact,
+        }
+
+    def as_metadata(self) -> dict:
+        """The prices and their source, for model cards and asset metadata."""
+        return {
+            "cost_per_contact_mu": self.cost_per_contact,
+            "revenue_per_response_mu": self.revenue_per_response,
+            "prices_source": self.source,
+        }
+
+
+def resolve_prices(
+    customers: pd.DataFrame, cost_override: float | None = None, revenue_override: float | None = None
+) -> CampaignPrices:
+    """The overrides when given, otherwise the table's constant ``Z_CostContact`` and
+    ``Z_Revenue``; a column that is absent or not constant is refused."""
+    cost, cost_source = _price(cost_override, customers, COST_COLUMN, COST_SETTING)
+    revenue, revenue_source = _price(revenue_override, customers, REVENUE_COLUMN, REVENUE_SETTING)
+    return CampaignPrices(cost, revenue, f"cost {cost_source}; revenue {revenue_source}")
+
+
+def _price(override: float | None, customers: pd.DataFrame, column: str, setting: str) -> tuple[float, str]:
+    if override is not None:
+        return float(override), f"from {ECONOMICS_RESOURCE}.{setting}"
+    values = customers[column].unique() if column in customers.columns else []
+    if len(values) != 1:
+        raise InputDataError(
+            "no single value to price the campaign with"
+            + (f" (found {len(values)} different values)" if len(values) else " (column absent)"),
+            source="the customer table",
+            column=column,
+            expected="one constant value in every row",
+            fix=(
+                f"Set '{setting}' on the {ECONOMICS_RESOURCE} resource in the run configuration: "
+                f"resources: {ECONOMICS_RESOURCE}: config: {setting}: <MU>."
+            ),
+        )
+    return float(values[0]), f"from the file's {column}"
+
+
+def contact_everyone(response: pd.DataFrame | pd.Series, prices: CampaignPrices) -> dict | None:
+    """Observed result of contacting every row: a table's ``Response`` column (the file as
+    received, or the deduplicated customers) or the responses themselves. None when a
+    table has no ``Response``. Rows without a response are not counted as contacted."""
+    if isinstance(response, pd.DataFrame):
+        if RESPONSE not in response.columns:
+            return None
+        response = response[RESPONSE]
+    return prices.outcome(response.notna().to_numpy(), response.fillna(0).to_numpy().astype(bool))
