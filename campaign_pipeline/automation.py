@@ -15,9 +15,10 @@ from dagster import (
 from campaign_pipeline.resources import CustomerSource
 
 # Everything that depends on the customers but not on fitting: rescoring reads the input
-# again and applies the stored preprocessor, k-means and response model.
+# again, prices it, and applies the stored preprocessor, k-means and response model.
 RESCORED_ASSETS = AssetSelection.assets(
     "raw_customers",
+    "campaign_prices",
     "cleaned_customers",
     "engineered_customers",
     "scaled_customers",

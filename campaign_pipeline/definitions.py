@@ -21,14 +21,14 @@ from dagster import (
     multiprocess_executor,
 )
 
-from campaign_pipeline.assets import analysis, features, impact, ingest, response, segmentation
+from campaign_pipeline.assets import analysis, economics, features, impact, ingest, response, segmentation
 from campaign_pipeline.automation import build_schedules, customer_file_changed, nightly_rescore, retrain
 from campaign_pipeline.io_managers import ModelIOManagerFactory, ParquetIOManagerFactory
 from campaign_pipeline.resources import CampaignEconomics, CustomerSource, OutputFiles
 from campaign_pipeline.settings import DATA_DIR_ENV, DEFAULT_DATA_DIR
 
 EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
-ASSET_MODULES = [ingest, features, segmentation, response, impact, analysis]
+ASSET_MODULES = [ingest, economics, features, segmentation, response, impact, analysis]
 
 
 def build_definitions(

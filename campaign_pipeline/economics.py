@@ -7,7 +7,7 @@ the reports. No Dagster here; the ``campaign_economics`` resource only chooses t
 overrides and calls ``resolve_prices``.
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from campaign_pipeline.schemas import COST_COLUMN, RESPONSE, REVENUE_COLUMN
 ECONOMICS_RESOURCE = "campaign_economics"
 COST_SETTING = "cost_per_contact"
 REVENUE_SETTING = "revenue_per_response"
+# What CampaignPrices.outcome reports, and how RunPrices stores its baseline.
+OUTCOME_KEYS = ("contacted", "responders", "response_rate", "cost", "revenue", "profit")
+BASELINE_PREFIX = "baseline_as_received_"
 
 
 @dataclass(frozen=True)
@@ -110,3 +113,38 @@ def contact_everyone(response: pd.DataFrame | pd.Series, prices: CampaignPrices)
             return None
         response = response[RESPONSE]
     return prices.outcome(response.notna().to_numpy(), response.fillna(0).to_numpy().astype(bool))
+
+
+@dataclass(frozen=True)
+class RunPrices:
+    """What one run prices with: the prices (resolved once, from the file as received and
+    the overrides) and the observed result of contacting every line of that file, the
+    baseline labelled "as received" wherever it is shown. Stored as a one-row table."""
+
+    prices: CampaignPrices
+    baseline_as_received: dict | None
+
+    def to_frame(self) -> pd.DataFrame:
+        baseline = self.baseline_as_received or {}
+        return pd.DataFrame(
+            {
+                **{field: [value] for field, value in asdict(self.prices).items()},
+                **{f"{BASELINE_PREFIX}{key}": [float(baseline.get(key, np.nan))] for key in OUTCOME_KEYS},
+            }
+        )
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> "RunPrices":
+        row = frame.iloc[0]
+        prices = CampaignPrices(**{field.name: row[field.name] for field in fields(CampaignPrices)})
+        baseline = {key: row[f"{BASELINE_PREFIX}{key}"] for key in OUTCOME_KEYS}
+        if np.isnan(baseline["contacted"]):
+            return cls(prices, None)
+        counts = {"contacted", "responders"}
+        return cls(prices, {key: int(value) if key in counts else float(value) for key, value in baseline.items()})
+
+
+def price_run(received: pd.DataFrame, cost_override: float | None = None, revenue_override: float | None = None) -> RunPrices:
+    """The run's prices and its as-received baseline, from the customer file as read."""
+    prices = resolve_prices(received, cost_override, revenue_override)
+    return RunPrices(prices=prices, baseline_as_received=contact_everyone(received, prices))

@@ -10,7 +10,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
 
-from campaign_pipeline.economics import CampaignPrices, resolve_prices
+from campaign_pipeline.economics import RunPrices, price_run
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import write_atomically
 from campaign_pipeline.sources.synthetic import generate_customers
@@ -80,9 +80,9 @@ class CampaignEconomics(ConfigurableResource):
         default=None, description="MU per acceptance (default: Z_Revenue)"
     )
 
-    def resolve(self, customers: pd.DataFrame) -> CampaignPrices:
-        """The prices for this table (``economics.resolve_prices`` with these overrides)."""
-        return resolve_prices(customers, self.cost_per_contact, self.revenue_per_response)
+    def price(self, received: pd.DataFrame) -> RunPrices:
+        """The run's prices for the file as received (``economics.price_run`` with these overrides)."""
+        return price_run(received, self.cost_per_contact, self.revenue_per_response)
 
 
 class OutputFiles(ConfigurableResource):

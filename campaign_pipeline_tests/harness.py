@@ -17,15 +17,16 @@ from campaign_pipeline.definitions import build_definitions
 
 EXPECTED_DEPENDENCIES = {
     "raw_customers": set(),
+    "campaign_prices": {"raw_customers"},
     "cleaned_customers": {"raw_customers"},
     "engineered_customers": {"cleaned_customers"},
     "segment_preprocessor": {"engineered_customers"},
     "scaled_customers": {"engineered_customers", "segment_preprocessor"},
     "segmentation_model": {"scaled_customers", "engineered_customers"},
     "clustered_customers": {"engineered_customers", "scaled_customers", "segmentation_model"},
-    "response_model": {"engineered_customers", "raw_customers"},
-    "scored_customers": {"clustered_customers", "response_model"},
-    "retargeting_impact": {"scored_customers", "clustered_customers", "raw_customers"},
+    "response_model": {"engineered_customers", "campaign_prices"},
+    "scored_customers": {"clustered_customers", "response_model", "campaign_prices"},
+    "retargeting_impact": {"scored_customers", "clustered_customers", "campaign_prices"},
     "contact_list": {"scored_customers", "clustered_customers"},
     "conversion_analysis": {"engineered_customers"},
     "cluster_profiles": {"clustered_customers", "scaled_customers", "segmentation_model"},
@@ -34,7 +35,7 @@ EXPECTED_DEPENDENCIES = {
         "cluster_profiles",
         "retargeting_impact",
         "segmentation_model",
-        "raw_customers",
+        "campaign_prices",
     },
 }
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from campaign_pipeline.economics import CampaignPrices, contact_everyone, resolve_prices
+from campaign_pipeline.economics import CampaignPrices, RunPrices, contact_everyone, price_run, resolve_prices
 from campaign_pipeline.errors import InputDataError
 
 PRICES = CampaignPrices(cost_per_contact=3, revenue_per_response=11, source="test")
@@ -94,3 +94,15 @@ def test_contact_everyone_on_the_reference_prices_matches_the_seed():
     table = pd.DataFrame({"Response": [1] * 334 + [0] * (2240 - 334)})
     everyone = contact_everyone(table, PRICES)
     assert (everyone["cost"], everyone["revenue"], everyone["profit"]) == (6720, 3674, -3046)
+
+
+def test_run_prices_round_trip_through_their_one_row_table():
+    received = pd.DataFrame({"Z_CostContact": [3, 3, 3], "Z_Revenue": [11, 11, 11], "Response": [1, 0, 0]})
+    priced = price_run(received)
+    assert priced.baseline_as_received == {
+        "contacted": 3, "responders": 1, "response_rate": 1 / 3, "cost": 9.0, "revenue": 11.0, "profit": 2.0
+    }
+    assert RunPrices.from_frame(priced.to_frame()) == priced
+    unlabelled = price_run(received.drop(columns=["Response"]), cost_override=2.0)
+    assert unlabelled.baseline_as_received is None and unlabelled.prices.cost_per_contact == 2.0
+    assert RunPrices.from_frame(unlabelled.to_frame()) == unlabelled

@@ -6,10 +6,10 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from campaign_pipeline.assets import MARKETING_ANALYTICS
 from campaign_pipeline.contracts import dataset_contract, validated
-from campaign_pipeline.economics import contact_everyone
+from campaign_pipeline.economics import RunPrices
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.metadata import chart, table
-from campaign_pipeline.resources import CampaignEconomics, OutputFiles
+from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE, ClusterProfiles, ConversionAnalysis
 from campaign_pipeline.transforms.charts import pca_scatter_chart, segment_rates_chart
 from campaign_pipeline.transforms.profiles import profile_table
@@ -101,14 +101,13 @@ def segmentation_report(
     cluster_profiles: pd.DataFrame,
     retargeting_impact: pd.DataFrame,
     segmentation_model: SegmentationModel,
-    raw_customers: pd.DataFrame,
-    campaign_economics: CampaignEconomics,
+    campaign_prices: pd.DataFrame,
     output_files: OutputFiles,
 ) -> MaterializeResult:
     """``reports/segmentation_report.md``: the age conclusion, the conversion analysis, the
     choice of k, the cluster profiles and the retargeting recommendation, with the charts,
     every number taken from the upstream assets."""
-    baseline = contact_everyone(raw_customers, campaign_economics.resolve(raw_customers))
+    baseline = RunPrices.from_frame(campaign_prices).baseline_as_received
     text = segmentation_report_markdown(
         conversion_analysis, cluster_profiles, retargeting_impact, segmentation_model, baseline
     )

@@ -8,9 +8,9 @@ from pydantic import Field
 
 from campaign_pipeline.assets import MARKETING_ANALYTICS
 from campaign_pipeline.contracts import dataset_contract, require_contract, validated
-from campaign_pipeline.economics import contact_everyone
+from campaign_pipeline.economics import RunPrices
 from campaign_pipeline.metadata import chart, rounded, table
-from campaign_pipeline.resources import CampaignEconomics, OutputFiles
+from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import ContactList, RetargetingImpact
 from campaign_pipeline.transforms.charts import impact_chart
 from campaign_pipeline.transforms.impact import (
@@ -54,22 +54,22 @@ def retargeting_impact(
     context: AssetExecutionContext,
     scored_customers: pd.DataFrame,
     clustered_customers: pd.DataFrame,
-    raw_customers: pd.DataFrame,
-    campaign_economics: CampaignEconomics,
+    campaign_prices: pd.DataFrame,
     output_files: OutputFiles,
 ):
     """One row per cluster: size, real-unit profile (income and spend in MU, recency in
     days), observed response rate and mean score, and the money of (a) contacting everyone
     in the cluster and (b) contacting only customers whose expected profit is positive.
-    Cost and revenue come from ``Z_CostContact``/``Z_Revenue`` unless overridden. Exactly one
+    Priced with the run's ``campaign_prices``. Exactly one
     cluster is ``recommended``: the largest positive targeted profit. The totals stand
     beside the observed contact-everyone baseline of the file as received."""
-    prices = campaign_economics.resolve(clustered_customers)
+    run_prices = RunPrices.from_frame(campaign_prices)
+    prices = run_prices.prices
     impact = retargeting_table(scored_customers, impact_profile(clustered_customers), prices)
     rationale = recommendation_rationale(impact)
     context.log.info(rationale)
     totals = impact[["customers", "expected_profit", "targeted_customers", "targeted_profit"]].sum()
-    baseline = contact_everyone(raw_customers, prices)
+    baseline = run_prices.baseline_as_received
     return validated(
         RetargetingImpact,
         impact,
@@ -81,7 +81,7 @@ def retargeting_impact(
             "total_expected_profit_contact_everyone_mu": float(totals["expected_profit"]),
             "total_targeted_profit_mu": float(totals["targeted_profit"]),
             "total_targeted_customers": int(totals["targeted_customers"]),
-            "baseline_contact_everyone_profit_mu": baseline["profit"] if baseline else "no Response in the file",
+            "baseline_as_received_profit_mu": baseline["profit"] if baseline else "no Response in the file",
             "impact_table": table(impact[IMPACT_COLUMNS_SHOWN]),
             **chart(output_files, "retargeting_impact.png", impact_chart(impact), "impact chart"),
         },

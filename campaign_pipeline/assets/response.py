@@ -6,11 +6,11 @@ from pydantic import Field
 
 from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, settings_from
 from campaign_pipeline.contracts import dataset_contract, validated
-from campaign_pipeline.economics import contact_everyone
+from campaign_pipeline.economics import RunPrices, contact_everyone
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import KeptModel, stored_model_path
 from campaign_pipeline.metadata import chart, rounded, table
-from campaign_pipeline.resources import CampaignEconomics, OutputFiles
+from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE, ScoredCustomers
 from campaign_pipeline.transforms.charts import profit_curve_chart
 from campaign_pipeline.transforms.impact import score_customers
@@ -54,8 +54,7 @@ def response_model(
     context: AssetExecutionContext,
     config: ResponseModelConfig,
     engineered_customers: pd.DataFrame,
-    raw_customers: pd.DataFrame,
-    campaign_economics: CampaignEconomics,
+    campaign_prices: pd.DataFrame,
     output_files: OutputFiles,
 ):  # a ResponseModel, or KeptModel when it cannot refit
     """Calibrated response model: a scikit-learn ``Pipeline`` (imputation, encoding and
@@ -65,7 +64,8 @@ def response_model(
     measured on a held-out fold; a depth-3 tree's rules stand beside the seed's profile of
     responders. When the data cannot train a model (no ``Response``, or a single class),
     the last good model is kept, says so, and still scores the customers."""
-    prices = campaign_economics.resolve(engineered_customers)
+    run_prices = RunPrices.from_frame(campaign_prices)
+    prices = run_prices.prices
     settings = settings_from(config, ModelSettings)
     try:
         model = fit_response_model(engineered_customers, prices, settings, frame_sha256(engineered_customers))
@@ -81,7 +81,7 @@ def response_model(
         )
     # Contact-everyone baseline on the file as received (every line contacted) and on the
     # deduplicated customers the model was evaluated on.
-    everyone_raw = contact_everyone(raw_customers, prices)
+    everyone_raw = run_prices.baseline_as_received
     oof = model.oof
     everyone_clean = contact_everyone(oof, prices)
     metrics = model.metrics
@@ -144,14 +144,14 @@ def response_model(
 def scored_customers(
     clustered_customers: pd.DataFrame,
     response_model: ResponseModel,
-    campaign_economics: CampaignEconomics,
+    campaign_prices: pd.DataFrame,
 ):
     """Per customer: calibrated ``response_probability`` from the stored
     ``response_model`` (no refit), ``decile`` (1 = top 10%), ``expected_profit`` (MU) and
     ``contact`` (expected profit > 0), with ``cluster``. Works on files without
     ``Response``."""
-    prices = campaign_economics.resolve(clustered_customers)
-    scored = score_customers(clustered_customers, response_model.predict_proba(clustered_customers), prices)
+    probability = response_model.predict_proba(clustered_customers)
+    scored = score_customers(clustered_customers, probability, RunPrices.from_frame(campaign_prices).prices)
     return validated(
         ScoredCustomers,
         scored,
