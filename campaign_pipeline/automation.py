@@ -6,6 +6,7 @@ from dagster import (
     DefaultSensorStatus,
     RunRequest,
     ScheduleDefinition,
+    SensorDefinition,
     SensorEvaluationContext,
     SkipReason,
     define_asset_job,
@@ -13,6 +14,7 @@ from dagster import (
 )
 
 from campaign_pipeline.resources import CustomerSource
+from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
 
 # Everything that depends on the customers but not on fitting: rescoring reads the input
 # again, prices it, and applies the stored preprocessor, k-means and response model.
@@ -41,14 +43,23 @@ retrain = define_asset_job(
 )
 
 
-def build_schedules(timezone: str) -> list[ScheduleDefinition]:
-    """Nightly rescoring at 02:00 and retraining on Sundays at 03:00, running by default."""
+def reference_date_run_config(reference_date: str) -> dict:
+    """Run config that measures ages and tenure at ``reference_date`` (ISO)."""
+    return {"ops": {"engineered_customers": {"config": {"reference_date": reference_date}}}}
+
+
+def build_schedules(timezone: str, reference_date: str = DEFAULT_REFERENCE_DATE) -> list[ScheduleDefinition]:
+    """Nightly rescoring at 02:00 and retraining on Sundays at 03:00, running by default.
+    Both pass ``reference_date`` to ``engineered_customers`` in their run config, so a
+    scheduled run never depends on the day it happens to run."""
+    run_config = reference_date_run_config(reference_date)
     return [
         ScheduleDefinition(
             name="nightly_rescore_schedule",
             job=nightly_rescore,
             cron_schedule="0 2 * * *",
             execution_timezone=timezone,
+            run_config=run_config,
             default_status=DefaultScheduleStatus.RUNNING,
             description="Rescore customers every night at 02:00.",
         ),
@@ -57,27 +68,38 @@ def build_schedules(timezone: str) -> list[ScheduleDefinition]:
             job=retrain,
             cron_schedule="0 3 * * 0",
             execution_timezone=timezone,
+            run_config=run_config,
             default_status=DefaultScheduleStatus.RUNNING,
             description="Refit the models every Sunday at 03:00.",
         ),
     ]
 
 
-@sensor(
-    job=nightly_rescore,
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=60,
-    description="Rescore when the customer file's content changes (the cursor is its SHA-256).",
-)
-def customer_file_changed(context: SensorEvaluationContext, customer_source: CustomerSource):
-    try:
-        fingerprint = customer_source.fingerprint()
-    except OSError as error:
-        return SkipReason(f"Cannot read the customer file: {error}")
-    if context.cursor is None:
+def build_file_sensor(reference_date: str = DEFAULT_REFERENCE_DATE) -> SensorDefinition:
+    """``customer_file_changed``: starts ``nightly_rescore`` (at ``reference_date``) when the
+    customer file's content changes."""
+
+    @sensor(
+        job=nightly_rescore,
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=60,
+        description="Rescore when the customer file's content changes (the cursor is its SHA-256).",
+    )
+    def customer_file_changed(context: SensorEvaluationContext, customer_source: CustomerSource):
+        try:
+            fingerprint = customer_source.fingerprint()
+        except OSError as error:
+            return SkipReason(f"Cannot read the customer file: {error}")
+        if context.cursor is None:
+            context.update_cursor(fingerprint)
+            return SkipReason("Recorded the current input; changes from now on trigger rescoring.")
+        if fingerprint == context.cursor:
+            return SkipReason("The customer file has not changed.")
         context.update_cursor(fingerprint)
-        return SkipReason("Recorded the current input; changes from now on trigger rescoring.")
-    if fingerprint == context.cursor:
-        return SkipReason("The customer file has not changed.")
-    context.update_cursor(fingerprint)
-    return RunRequest(run_key=fingerprint, tags={"input_fingerprint": fingerprint})
+        return RunRequest(
+            run_key=fingerprint,
+            run_config=reference_date_run_config(reference_date),
+            tags={"input_fingerprint": fingerprint},
+        )
+
+    return customer_file_changed

@@ -6,11 +6,15 @@ Environment variables choose where things are, never what the code does:
 - ``CAMPAIGN_DATA_DIR``: where Parquet, models, reports and exports go (default ``data``;
   any ``universal-pathlib`` URL such as ``s3://bucket/campaign`` works).
 - ``CAMPAIGN_TIMEZONE``: timezone of the nightly and weekly schedules (default ``UTC``).
+- ``CAMPAIGN_REFERENCE_DATE``: the ISO date scheduled and sensor-started runs measure ages
+  and tenure at (their run config sets ``engineered_customers.reference_date``); default
+  the reference file's snapshot, ``settings.DEFAULT_REFERENCE_DATE``.
 - ``CAMPAIGN_EXECUTOR``: ``in_process`` (default; fastest on small machines because every
   step would otherwise re-import pandas and scikit-learn) or ``multiprocess``.
 """
 
 import os
+from datetime import date
 
 from dagster import (
     Definitions,
@@ -22,10 +26,10 @@ from dagster import (
 )
 
 from campaign_pipeline.assets import analysis, economics, features, impact, ingest, response, segmentation
-from campaign_pipeline.automation import build_schedules, customer_file_changed, nightly_rescore, retrain
+from campaign_pipeline.automation import build_file_sensor, build_schedules, nightly_rescore, retrain
 from campaign_pipeline.io_managers import ModelIOManagerFactory, ParquetIOManagerFactory
 from campaign_pipeline.resources import CampaignEconomics, CustomerSource, OutputFiles
-from campaign_pipeline.settings import DATA_DIR_ENV, DEFAULT_DATA_DIR
+from campaign_pipeline.settings import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_REFERENCE_DATE
 
 EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
 ASSET_MODULES = [ingest, economics, features, segmentation, response, impact, analysis]
@@ -36,6 +40,7 @@ def build_definitions(
     raw_csv: str | EnvVar = "",
     executor: ExecutorDefinition = in_process_executor,
     timezone: str = "UTC",
+    reference_date: str = DEFAULT_REFERENCE_DATE,
 ) -> Definitions:
     """Assets, resources and executor; tests call this with a temporary ``data_dir``."""
     return Definitions(
@@ -49,8 +54,8 @@ def build_definitions(
         },
         executor=executor,
         jobs=[nightly_rescore, retrain],
-        schedules=build_schedules(timezone),
-        sensors=[customer_file_changed],
+        schedules=build_schedules(timezone, reference_date),
+        sensors=[build_file_sensor(reference_date)],
     )
 
 
@@ -66,9 +71,19 @@ def _executor_from_env() -> ExecutorDefinition:
     return EXECUTORS[choice]
 
 
+def _reference_date_from_env() -> str:
+    value = os.environ.get("CAMPAIGN_REFERENCE_DATE") or DEFAULT_REFERENCE_DATE
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"CAMPAIGN_REFERENCE_DATE must be an ISO date such as {DEFAULT_REFERENCE_DATE}, not {value!r}") from None
+    return value
+
+
 defs = build_definitions(
     data_dir=_from_env(DATA_DIR_ENV, DEFAULT_DATA_DIR),
     raw_csv=_from_env("CAMPAIGN_RAW_CSV", ""),
     executor=_executor_from_env(),
     timezone=os.environ.get("CAMPAIGN_TIMEZONE", "UTC"),
+    reference_date=_reference_date_from_env(),
 )
