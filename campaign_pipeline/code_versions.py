@@ -139,7 +139,7 @@ def _assets_def_fingerprint(assets_def: AssetsDefinition, packages: tuple[str, .
     walker = _Walker(packages)
     for op_def in assets_def.node_def.iterate_op_defs():
         compute = op_def.compute_fn
-        walker.add_code(original_function(getattr(compute, "decorated_fn", compute)))
+        walker.add_callable(getattr(compute, "decorated_fn", compute))
     return walker.digest()
 
 
@@ -231,6 +231,17 @@ class _Walker:
         for dotted in names:
             self.resolve(dotted, namespace, module.__name__)
 
+    def add_callable(self, function: Callable) -> None:
+        """An asset's compute function, whatever shape it takes: a function (unwrapped), a
+        ``functools.partial`` (its function and arguments) or a callable object (its class)."""
+        if isinstance(function, functools.partial):
+            self.add_callable(function.func)
+            self.parts[f"{_name_of(function.func)}.<partial>"] = self.describe((function.args, function.keywords))
+        elif inspect.isfunction(function) or inspect.ismethod(function):
+            self.add_code(original_function(getattr(function, "__func__", function)))
+        else:
+            self.add_code(type(function))
+
     def add_module(self, module: types.ModuleType) -> None:
         if module.__name__ not in self.parts:
             self.parts[module.__name__] = inspect.getsource(module)
@@ -291,6 +302,10 @@ class _Walker:
             self.add_value(f"{value.__module__}.{value.__qualname__}", value, value.__module__)
             return f"{value.__module__}.{value.__qualname__}"
         return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def _name_of(function: Callable) -> str:
+    return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', type(function).__qualname__)}"
 
 
 def _is_plain(value: object) -> bool:

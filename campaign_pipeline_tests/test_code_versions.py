@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_pipeline.code_versions import source_fingerprint
+from campaign_pipeline.code_versions import source_fingerprint, with_derived_code_versions
 from campaign_pipeline.definitions import build_definitions, defs
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "campaign_pipeline"
@@ -158,3 +158,50 @@ def test_source_fingerprint_follows_constants_and_callees_but_not_unrelated_code
     assert sample_fingerprint(tmp_path / "rate", rate="0.75") != reference, "a constant its callee reads changed"
     assert sample_fingerprint(tmp_path / "start", start="2") != reference, "a default argument named by it changed"
     assert sample_fingerprint(tmp_path / "unrelated", unrelated="2") == reference, "code it never reads changed"
+
+
+ASSETS_SAMPLE = """
+from dagster import AssetCheckSpec, RetryPolicy, asset
+
+FACTOR = {factor}
+
+
+@asset(code_version="1", retry_policy=RetryPolicy(max_retries=2), check_specs=[AssetCheckSpec("ok", asset="upstream")])
+def upstream():
+    return FACTOR
+
+
+@asset(code_version="1", io_manager_key="other_io_manager")
+def downstream(upstream):
+    return upstream + 1
+"""
+
+
+def sample_versions(directory: Path, factor: str) -> dict[str, object]:
+    """``with_derived_code_versions`` over two small assets in a fresh module."""
+    directory.mkdir()
+    (directory / "versions_sample.py").write_text(ASSETS_SAMPLE.format(factor=factor))
+    sys.path.insert(0, str(directory))
+    try:
+        module = importlib.import_module("versions_sample")
+        derived = with_derived_code_versions([module.upstream, module.downstream], packages=("versions_sample",))
+        return {assets_def.key.to_user_string(): assets_def for assets_def in derived}
+    finally:
+        sys.path.remove(str(directory))
+        sys.modules.pop("versions_sample", None)
+
+
+def test_derived_versions_replace_the_decorators_and_keep_everything_else(tmp_path):
+    base = sample_versions(tmp_path / "base", "2")
+    upstream, downstream = base["upstream"], base["downstream"]
+    for assets_def in base.values():
+        assert re.fullmatch(r"[0-9a-f]{16}", assets_def.specs_by_key[assets_def.key].code_version)
+    assert [spec.name for spec in upstream.check_specs] == ["ok"]
+    assert upstream.op.retry_policy.max_retries == 2
+    assert downstream.get_io_manager_key_for_asset_key(downstream.key) == "other_io_manager"
+
+    changed = sample_versions(tmp_path / "changed", "3")
+    version = lambda assets, key: assets[key].specs_by_key[assets[key].key].code_version  # noqa: E731
+    assert version(changed, "upstream") != version(base, "upstream")
+    # downstream's own source did not change; it changes because its upstream did
+    assert version(changed, "downstream") != version(base, "downstream")
