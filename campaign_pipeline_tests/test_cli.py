@@ -35,7 +35,7 @@ def dg(tmp_path_factory):
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(DG), *args], cwd=REPOSITORY_ROOT, env=env, capture_output=True, text=True, timeout=300
+            [str(DG), *args], cwd=REPOSITORY_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
         )
 
     return run
