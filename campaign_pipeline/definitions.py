@@ -27,6 +27,7 @@ from dagster import (
 
 from campaign_pipeline.assets import analysis, economics, features, impact, ingest, response, segmentation
 from campaign_pipeline.automation import build_file_sensor, build_schedules, nightly_rescore, retrain
+from campaign_pipeline.code_versions import with_derived_code_versions
 from campaign_pipeline.io_managers import ModelIOManagerFactory, ParquetIOManagerFactory
 from campaign_pipeline.resources import CampaignEconomics, CustomerSource, OutputFiles
 from campaign_pipeline.settings import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_REFERENCE_DATE
@@ -44,7 +45,7 @@ def build_definitions(
 ) -> Definitions:
     """Assets, resources and executor; tests call this with a temporary ``data_dir``."""
     return Definitions(
-        assets=load_assets_from_modules(ASSET_MODULES),
+        assets=with_derived_code_versions(load_assets_from_modules(ASSET_MODULES)),
         resources={
             "io_manager": ParquetIOManagerFactory(base_dir=data_dir),
             "model_io_manager": ModelIOManagerFactory(base_dir=data_dir),

@@ -25,6 +25,8 @@ from campaign_pipeline.assets.impact import IMPACT_COLUMNS_SHOWN
 from campaign_pipeline_tests.harness import free_port, unavailable, wait_until_serving
 from campaign_pipeline_tests.harness import EXPECTED_DEPENDENCIES, EXPECTED_SCHEDULES, EXPECTED_SENSORS
 
+pytestmark = pytest.mark.browser
+
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CAMPAIGN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -26,6 +26,8 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, Postgr
 from campaign_pipeline.definitions import build_definitions
 from campaign_pipeline_tests.harness import free_port, unavailable
 
+pytestmark = pytest.mark.postgres
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_HOME = REPO_ROOT / "deploy" / "postgres"
 SERVER_USER = "postgres"  # the OS account the server runs as when the tests run as root
