@@ -1,9 +1,6 @@
 """The ``dg`` command line from the repository root, as the README runs it: ``dg check defs``
-passes and ``dg list defs --json`` lists every asset of ``defs`` with its dependencies.
-
-Kinds and owners are not required yet: flip ``REQUIRE_KINDS_AND_OWNERS`` to True when every
-asset has them, and remove the xfail of ``test_every_asset_lists_kinds_and_owners`` (strict,
-so it fails the day it starts passing)."""
+passes and ``dg list defs --json`` lists every asset of ``defs`` with its dependencies, its
+kinds and its owners."""
 
 import json
 import os
@@ -17,7 +14,6 @@ from campaign_pipeline.definitions import defs
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 DG = Path(sys.executable).parent / "dg"
-REQUIRE_KINDS_AND_OWNERS = False  # the one line to switch on once kinds and owners land
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +44,9 @@ def listed(dg) -> dict:
     return json.loads(result.stdout)
 
 
-def assert_assets_listed(listed_assets: list[dict], require_kinds_and_owners: bool = REQUIRE_KINDS_AND_OWNERS) -> None:
-    """Every asset of ``defs`` is listed once, with its dependencies; with
-    ``require_kinds_and_owners`` each one also names at least one kind and one owner."""
+def assert_assets_listed(listed_assets: list[dict]) -> None:
+    """Every asset of ``defs`` is listed once, with its dependencies, at least one kind and
+    at least one owner."""
     expected = {
         spec.key.to_user_string(): {dep.asset_key.to_user_string() for dep in spec.deps}
         for spec in defs.resolve_all_asset_specs()
@@ -60,9 +56,8 @@ def assert_assets_listed(listed_assets: list[dict], require_kinds_and_owners: bo
     assert by_key.keys() == expected.keys()
     for key, deps in expected.items():
         assert set(by_key[key]["dependency_keys"]) == deps, key
-    if require_kinds_and_owners:
-        missing = sorted(key for key, asset in by_key.items() if not asset["kinds"] or not asset["owners"])
-        assert not missing, f"assets without kinds or owners: {', '.join(missing)}"
+    missing = sorted(key for key, asset in by_key.items() if not asset["kinds"] or not asset["owners"])
+    assert not missing, f"assets without kinds or owners: {', '.join(missing)}"
 
 
 def test_dg_check_defs_passes(dg):
@@ -74,8 +69,3 @@ def test_dg_check_defs_passes(dg):
 def test_dg_list_defs_lists_every_asset(listed):
     assert_assets_listed(listed["assets"])
     assert {job["name"] for job in listed["jobs"]} >= {"nightly_rescore", "retrain"}
-
-
-@pytest.mark.xfail(strict=True, reason="kinds and owners are not on every asset yet (another change adds them)")
-def test_every_asset_lists_kinds_and_owners(listed):
-    assert_assets_listed(listed["assets"], require_kinds_and_owners=True)

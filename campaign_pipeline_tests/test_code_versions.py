@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from campaign_pipeline.code_versions import source_fingerprint, with_derived_code_versions
 from campaign_pipeline.definitions import build_definitions, defs
@@ -70,7 +69,6 @@ def test_code_versions_do_not_depend_on_the_run():
     assert code_versions(build_definitions(data_dir="elsewhere")) == code_versions()
 
 
-@pytest.mark.xfail(strict=False, reason="until the settings module lands")
 def test_default_reference_date_is_written_once():
     found = files_with_literal(PACKAGE_DIR)
     assert sum(found.values()) == 1, (
