@@ -55,23 +55,18 @@ def build_schedules(timezone: str, reference_date: str = DEFAULT_REFERENCE_DATE)
     run_config = reference_date_run_config(reference_date)
     return [
         ScheduleDefinition(
-            name="nightly_rescore_schedule",
-            job=nightly_rescore,
-            cron_schedule="0 2 * * *",
+            name=name,
+            job=job,
+            cron_schedule=cron,
             execution_timezone=timezone,
             run_config=run_config,
             default_status=DefaultScheduleStatus.RUNNING,
-            description="Rescore customers every night at 02:00.",
-        ),
-        ScheduleDefinition(
-            name="weekly_retrain_schedule",
-            job=retrain,
-            cron_schedule="0 3 * * 0",
-            execution_timezone=timezone,
-            run_config=run_config,
-            default_status=DefaultScheduleStatus.RUNNING,
-            description="Refit the models every Sunday at 03:00.",
-        ),
+            description=description,
+        )
+        for name, job, cron, description in (
+            ("nightly_rescore_schedule", nightly_rescore, "0 2 * * *", "Rescore customers every night at 02:00."),
+            ("weekly_retrain_schedule", retrain, "0 3 * * 0", "Refit the models every Sunday at 03:00."),
+        )
     ]
 
 

@@ -42,3 +42,9 @@ class InputDataError(ValueError):
         if self.fix:
             parts.append(self.fix)
         return " ".join(parts)
+
+
+def require_column(frame, column: str, problem: str, *, source: str, expected: str) -> None:
+    """Raise :class:`InputDataError` with ``problem`` unless ``frame`` has ``column``."""
+    if column not in frame.columns:
+        raise InputDataError(problem, source=source, column=column, expected=expected)

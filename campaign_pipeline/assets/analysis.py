@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from campaign_pipeline.assets import MARKETING_ANALYTICS
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices
-from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.errors import require_column
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE, ClusterProfiles, ConversionAnalysis
@@ -18,14 +18,10 @@ from campaign_pipeline.transforms.segmentation import SegmentationModel
 from campaign_pipeline.transforms.statistics import conversion_analysis as analyse_conversion
 
 ANALYSIS = "analysis"
+DOMAIN = {"group_name": ANALYSIS, "owners": [MARKETING_ANALYTICS]}  # every asset of this module
 
 
-@asset(
-    group_name=ANALYSIS,
-    kinds={"pandas", "scipy", "matplotlib"},
-    owners=[MARKETING_ANALYTICS],
-    **dataset_contract("conversion_analysis", ConversionAnalysis),
-)
+@asset(**DOMAIN, kinds={"pandas", "scipy", "matplotlib"}, **dataset_contract("conversion_analysis", ConversionAnalysis))
 def conversion_analysis(
     context: AssetExecutionContext, engineered_customers: pd.DataFrame, output_files: OutputFiles
 ):
@@ -34,13 +30,13 @@ def conversion_analysis(
     interaction) with 95% Wilson intervals. Per dimension: chi-square of Response with
     groups whose expected counts are below 5 merged (and the merge reported), Cramér's V,
     Kruskal-Wallis on conversion rate, and a one-sentence conclusion at α = 0.05."""
-    if RESPONSE not in engineered_customers.columns:
-        raise InputDataError(
-            "conversion cannot be analysed without the observed response",
-            source="engineered_customers",
-            column=RESPONSE,
-            expected="a customer file with Response to analyse; scoring-only files skip this asset",
-        )
+    require_column(
+        engineered_customers,
+        RESPONSE,
+        "conversion cannot be analysed without the observed response",
+        source="engineered_customers",
+        expected="a customer file with Response to analyse; scoring-only files skip this asset",
+    )
     rates = analyse_conversion(engineered_customers)
     age = rates[rates["dimension"].eq("age_group")].iloc[0]
     context.log.info(age["conclusion"])
@@ -63,12 +59,7 @@ def conversion_analysis(
     )
 
 
-@asset(
-    group_name=ANALYSIS,
-    kinds={"pandas", "parquet", "matplotlib"},
-    owners=[MARKETING_ANALYTICS],
-    **dataset_contract("cluster_profiles", ClusterProfiles),
-)
+@asset(**DOMAIN, kinds={"pandas", "parquet", "matplotlib"}, **dataset_contract("cluster_profiles", ClusterProfiles))
 def cluster_profiles(
     clustered_customers: pd.DataFrame,
     scaled_customers: pd.DataFrame,
@@ -95,7 +86,7 @@ def cluster_profiles(
     )
 
 
-@asset(group_name=ANALYSIS, kinds={"markdown"}, owners=[MARKETING_ANALYTICS])
+@asset(**DOMAIN, kinds={"markdown"})
 def segmentation_report(
     conversion_analysis: pd.DataFrame,
     cluster_profiles: pd.DataFrame,

@@ -8,7 +8,10 @@ from campaign_pipeline.metadata import rounded
 from campaign_pipeline.resources import CampaignEconomics
 
 
-@asset(group_name="economics", kinds={"pandas", "parquet"}, owners=[MARKETING_ANALYTICS])
+DOMAIN = {"group_name": "economics", "owners": [MARKETING_ANALYTICS]}  # every asset of this module
+
+
+@asset(**DOMAIN, kinds={"pandas", "parquet"})
 def campaign_prices(raw_customers: pd.DataFrame, campaign_economics: CampaignEconomics) -> MaterializeResult[pd.DataFrame]:
     """Cost per contact and revenue per response (MU) for this run: the file's constant
     ``Z_CostContact``/``Z_Revenue`` unless the ``campaign_economics`` resource overrides

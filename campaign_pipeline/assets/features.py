@@ -11,6 +11,9 @@ from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
 from campaign_pipeline.transforms.features import engineer_features
 
 
+DOMAIN = {"group_name": "features", "owners": [DATA_ENGINEERING]}  # every asset of this module
+
+
 class FeatureConfig(Config):
     """The snapshot date that ages and tenure are measured at."""
 
@@ -21,12 +24,7 @@ class FeatureConfig(Config):
     )
 
 
-@asset(
-    group_name="features",
-    kinds={"pandas", "pandera", "parquet"},
-    owners=[DATA_ENGINEERING],
-    **dataset_contract("engineered_customers", EngineeredCustomers),
-)
+@asset(**DOMAIN, kinds={"pandas", "pandera", "parquet"}, **dataset_contract("engineered_customers", EngineeredCustomers))
 def engineered_customers(
     config: FeatureConfig, cleaned_customers: pd.DataFrame
 ):

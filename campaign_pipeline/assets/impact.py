@@ -42,14 +42,10 @@ IMPACT_COLUMNS_SHOWN = [
 
 
 IMPACT = "impact"
+DOMAIN = {"group_name": IMPACT, "owners": [MARKETING_ANALYTICS]}  # every asset of this module
 
 
-@asset(
-    group_name=IMPACT,
-    kinds={"pandas", "parquet", "matplotlib"},
-    owners=[MARKETING_ANALYTICS],
-    **dataset_contract("retargeting_impact", RetargetingImpact),
-)
+@asset(**DOMAIN, kinds={"pandas", "parquet", "matplotlib"}, **dataset_contract("retargeting_impact", RetargetingImpact))
 def retargeting_impact(
     context: AssetExecutionContext,
     scored_customers: pd.DataFrame,
@@ -94,7 +90,7 @@ class ContactListConfig(Config):
     file_name: str = Field("contact_list.csv", description="CSV file name (an absolute path is used as given)")
 
 
-@asset(group_name=IMPACT, kinds={"pandas", "csv"}, owners=[MARKETING_ANALYTICS])
+@asset(**DOMAIN, kinds={"pandas", "csv"})
 def contact_list(
     config: ContactListConfig, scored_customers: pd.DataFrame, clustered_customers: pd.DataFrame, output_files: OutputFiles
 ) -> MaterializeResult:

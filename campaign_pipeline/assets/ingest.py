@@ -13,15 +13,11 @@ from campaign_pipeline.schemas import CleanedCustomers, RawCustomers
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
 
 INGEST = "ingest"
+DOMAIN = {"group_name": INGEST, "owners": [DATA_ENGINEERING]}  # every asset of this module
 RULES = CleaningRules()
 
 
-@asset(
-    group_name=INGEST,
-    kinds={"csv", "pandas", "parquet"},
-    owners=[DATA_ENGINEERING],
-    **dataset_contract("raw_customers", RawCustomers),
-)
+@asset(**DOMAIN, kinds={"csv", "pandas", "parquet"}, **dataset_contract("raw_customers", RawCustomers))
 def raw_customers(context: AssetExecutionContext, customer_source: CustomerSource):
     """The customer file, typed: one row per customer and the 29 columns of the source.
 
@@ -62,12 +58,7 @@ class CleaningConfig(Config):
     marital_status_map: dict[str, str] = Field(RULES.marital_status_map, description="Non-standard marital statuses")
 
 
-@asset(
-    group_name=INGEST,
-    kinds={"pandas", "pandera", "parquet"},
-    owners=[DATA_ENGINEERING],
-    **dataset_contract("cleaned_customers", CleanedCustomers),
-)
+@asset(**DOMAIN, kinds={"pandas", "pandera", "parquet"}, **dataset_contract("cleaned_customers", CleanedCustomers))
 def cleaned_customers(
     context: AssetExecutionContext, config: CleaningConfig, raw_customers: pd.DataFrame
 ):

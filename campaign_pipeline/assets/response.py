@@ -1,5 +1,7 @@
 """Response: the fitted, calibrated response model and the scores it gives each customer."""
 
+from typing import Literal
+
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
@@ -14,42 +16,32 @@ from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE, ScoredCustomers
 from campaign_pipeline.transforms.charts import profit_curve_chart
 from campaign_pipeline.transforms.impact import score_customers
-from campaign_pipeline.transforms.response import (
-    ModelSettings,
-    ResponseModel,
-    business_goals,
-    fit_response_model,
-    frame_sha256,
-    holdout_importance,
-    profit_curve,
-    responder_rules,
-)
+from campaign_pipeline.transforms.response import ModelSettings, ResponseModel, business_goals, fit_response_model
+from campaign_pipeline.transforms.response import frame_sha256, holdout_importance, profit_curve, responder_rules
 
 RESPONSE_GROUP = "response"
+DOMAIN = {"group_name": RESPONSE_GROUP, "owners": [DATA_SCIENCE]}  # every asset of this module
 MODEL = ModelSettings()
 
 
 class ResponseModelConfig(Config):
     """Cross-validation and calibration settings of the response model; defaults are ``ModelSettings``'s."""
 
-    folds: int = Field(MODEL.folds, description="Stratified folds (customers equal but for ID share a fold)")
+    folds: int = Field(MODEL.folds, ge=2, description="Stratified folds (customers equal but for ID share a fold)")
     random_state: int = Field(MODEL.random_state, description="Seed of folds, samples and models")
-    calibration: str = Field(MODEL.calibration, description="sigmoid or isotonic")
-    cv_sample: int = Field(MODEL.cv_sample, description="Compare models on a fixed stratified sample above this many rows")
+    calibration: Literal["sigmoid", "isotonic"] = Field(MODEL.calibration, description="Calibration of probabilities")
+    cv_sample: int = Field(
+        MODEL.cv_sample, ge=1, description="Compare models on a fixed stratified sample above this many rows"
+    )
     fit_sample: int = Field(
-        MODEL.fit_sample, description="Fit the chosen model on a fixed stratified sample above this many rows"
+        MODEL.fit_sample, ge=1, description="Fit the chosen model on a fixed stratified sample above this many rows"
     )
     threads: int = Field(
         MODEL.threads, ge=1, description="OpenMP threads while fitting (1 avoids oversubscribing small machines)"
     )
 
 
-@asset(
-    group_name=RESPONSE_GROUP,
-    kinds={"scikitlearn", "matplotlib", "json"},
-    owners=[DATA_SCIENCE],
-    io_manager_key=MODEL_IO,
-)
+@asset(**DOMAIN, kinds={"scikitlearn", "matplotlib", "json"}, io_manager_key=MODEL_IO)
 def response_model(
     context: AssetExecutionContext,
     config: ResponseModelConfig,
@@ -135,12 +127,7 @@ def response_model(
     )
 
 
-@asset(
-    group_name=RESPONSE_GROUP,
-    kinds={"pandas", "scikitlearn", "parquet"},
-    owners=[DATA_SCIENCE],
-    **dataset_contract("scored_customers", ScoredCustomers),
-)
+@asset(**DOMAIN, kinds={"pandas", "scikitlearn", "parquet"}, **dataset_contract("scored_customers", ScoredCustomers))
 def scored_customers(
     clustered_customers: pd.DataFrame,
     response_model: ResponseModel,

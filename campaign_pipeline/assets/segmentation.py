@@ -12,22 +12,16 @@ from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import ClusteredCustomers, ScaledCustomers
 from campaign_pipeline.transforms.charts import k_sweep_chart
 from campaign_pipeline.transforms.profiles import name_clusters, profile_clusters
-from campaign_pipeline.transforms.segmentation import (
-    SEGMENT_FEATURES,
-    SegmentationModel,
-    SelectionRule,
-    SweepSettings,
-    build_segment_preprocessor,
-    fit_segmentation,
-    to_model_matrix,
-)
+from campaign_pipeline.transforms.segmentation import SEGMENT_FEATURES, SegmentationModel, SelectionRule, SweepSettings
+from campaign_pipeline.transforms.segmentation import build_segment_preprocessor, fit_segmentation, to_model_matrix
 
 SEGMENTATION = "segmentation"
+DOMAIN = {"group_name": SEGMENTATION, "owners": [DATA_SCIENCE]}  # every asset of this module
 RULE = SelectionRule()
 SWEEP = SweepSettings()
 
 
-@asset(group_name=SEGMENTATION, kinds={"scikitlearn"}, owners=[DATA_SCIENCE], io_manager_key=MODEL_IO)
+@asset(**DOMAIN, kinds={"scikitlearn"}, io_manager_key=MODEL_IO)
 def segment_preprocessor(engineered_customers: pd.DataFrame) -> MaterializeResult[ColumnTransformer]:
     """Fitted scikit-learn ``ColumnTransformer`` for segmentation: log1p then standardise
     spend, purchases and income; standardise children. Fitted here once, reapplied by
@@ -38,12 +32,7 @@ def segment_preprocessor(engineered_customers: pd.DataFrame) -> MaterializeResul
     )
 
 
-@asset(
-    group_name=SEGMENTATION,
-    kinds={"pandas", "scikitlearn", "parquet"},
-    owners=[DATA_SCIENCE],
-    **dataset_contract("scaled_customers", ScaledCustomers),
-)
+@asset(**DOMAIN, kinds={"pandas", "scikitlearn", "parquet"}, **dataset_contract("scaled_customers", ScaledCustomers))
 def scaled_customers(
     engineered_customers: pd.DataFrame, segment_preprocessor: ColumnTransformer
 ):
@@ -57,26 +46,28 @@ def scaled_customers(
 class SegmentationConfig(Config):
     """How k is swept and chosen; defaults are ``SelectionRule``'s and ``SweepSettings``'s."""
 
-    k_min: int = Field(RULE.k_min, description="Smallest k the rule may choose")
-    k_max: int = Field(RULE.k_max, description="Largest k the rule may choose")
-    min_cluster_share: float = Field(RULE.min_cluster_share, description="Every cluster must hold at least this share")
-    min_stability: float = Field(RULE.min_stability, description="Mean pairwise adjusted Rand index across seeds")
+    k_min: int = Field(RULE.k_min, ge=2, description="Smallest k the rule may choose")
+    k_max: int = Field(RULE.k_max, ge=2, description="Largest k the rule may choose")
+    min_cluster_share: float = Field(
+        RULE.min_cluster_share, ge=0, le=1, description="Every cluster must hold at least this share"
+    )
+    min_stability: float = Field(
+        RULE.min_stability, ge=-1, le=1, description="Mean pairwise adjusted Rand index across seeds"
+    )
     silhouette_tolerance: float = Field(
         RULE.silhouette_tolerance, description="Prefer the smallest k this close to the best silhouette"
     )
     force_k: int | None = Field(RULE.force_k, description="Skip the rule and use this k")
-    sweep_sample: int = Field(SWEEP.sweep_sample, description="The k sweep fits on a fixed sample above this many rows")
+    sweep_sample: int = Field(SWEEP.sweep_sample, ge=1, description="The k sweep fits on a fixed sample above this many rows")
     silhouette_sample: int = Field(
         SWEEP.silhouette_sample, description="Silhouette and other scores on a fixed sample above this many rows"
     )
-    fit_sample: int = Field(SWEEP.fit_sample, description="The final k-means fits on a fixed sample above this many rows")
+    fit_sample: int = Field(SWEEP.fit_sample, ge=1, description="The final k-means fits on a fixed sample above this many rows")
     random_state: int = Field(SWEEP.random_state, description="Seed of samples and the final fit")
     threads: int = Field(SWEEP.threads, ge=1, description="OpenMP threads for k-means")
 
 
-@asset(
-    group_name=SEGMENTATION, kinds={"scikitlearn", "matplotlib"}, owners=[DATA_SCIENCE], io_manager_key=MODEL_IO
-)
+@asset(**DOMAIN, kinds={"scikitlearn", "matplotlib"}, io_manager_key=MODEL_IO)
 def segmentation_model(
     context: AssetExecutionContext,
     config: SegmentationConfig,
@@ -109,12 +100,7 @@ def segmentation_model(
     )
 
 
-@asset(
-    group_name=SEGMENTATION,
-    kinds={"pandas", "scikitlearn", "parquet"},
-    owners=[DATA_SCIENCE],
-    **dataset_contract("clustered_customers", ClusteredCustomers),
-)
+@asset(**DOMAIN, kinds={"pandas", "scikitlearn", "parquet"}, **dataset_contract("clustered_customers", ClusteredCustomers))
 def clustered_customers(
     engineered_customers: pd.DataFrame,
     scaled_customers: pd.DataFrame,

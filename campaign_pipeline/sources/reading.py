@@ -238,6 +238,13 @@ def _bad(values: pd.Series, mask: pd.Series) -> tuple[list[int], str]:
     return lines, sample
 
 
+def _refuse(values: pd.Series, mask: pd.Series, problem: str, source: str, column: str, expected: str) -> None:
+    """Raise :class:`InputDataError` at the lines where ``mask`` holds; ``{sample}`` in
+    ``problem`` becomes the first few offending values."""
+    lines, sample = _bad(values, mask)
+    raise InputDataError(problem.format(sample=sample), source=source, column=column, lines=lines, expected=expected)
+
+
 def _text(values: pd.Series, column: str, source: str) -> pd.Series:
     empty = values.eq("")
     if empty.any():
@@ -253,10 +260,7 @@ def _numbers(values: pd.Series, column: str, source: str, allow_missing: bool) -
         numbers = pd.to_numeric(values.where(values.ne("")), errors="coerce")
         not_numeric = numbers.isna() & values.ne("")
     if not_numeric.any():
-        lines, sample = _bad(values, not_numeric)
-        raise InputDataError(
-            f"text where a number belongs ({sample})", source=source, column=column, lines=lines, expected="a number"
-        )
+        _refuse(values, not_numeric, "text where a number belongs ({sample})", source, column, "a number")
     if not allow_missing and numbers.isna().any():
         lines, _ = _bad(values, numbers.isna())
         raise InputDataError("empty value", source=source, column=column, lines=lines, expected="a number")
@@ -269,10 +273,7 @@ def _whole_numbers(values: pd.Series, column: str, source: str) -> pd.Series:
     numbers = _numbers(values, column, source, allow_missing=False)
     fractional = numbers.ne(np.floor(numbers))
     if fractional.any():
-        lines, sample = _bad(values, fractional)
-        raise InputDataError(
-            f"counts must be whole numbers ({sample})", source=source, column=column, lines=lines, expected="an integer"
-        )
+        _refuse(values, fractional, "counts must be whole numbers ({sample})", source, column, "an integer")
     return numbers.astype("int64")
 
 
@@ -289,14 +290,10 @@ def _parse_dates(values: pd.Series, source: str, date_order: DateOrder) -> tuple
     is_iso, is_parts = iso["year"].notna(), parts["year"].notna()
     unreadable = ~(is_iso | is_parts)
     if unreadable.any():
-        lines, sample = _bad(values, on_lines(unreadable))
-        raise InputDataError(
-            f"unreadable date(s) ({sample})",
-            source=source,
-            column=DATE_COLUMN,
-            lines=lines,
-            expected="dd-mm-yyyy (with -, / or .) or yyyy-mm-dd",
-        )
+        _refuse(
+            values, on_lines(unreadable), "unreadable date(s) ({sample})", source, DATE_COLUMN,
+            "dd-mm-yyyy (with -, / or .) or yyyy-mm-dd",
+        )  # fmt: skip
     separators = parts.loc[is_parts, "sep"].unique().tolist()
     if is_iso.any() and is_parts.any():
         minority = is_iso if on_lines(is_iso).sum() <= on_lines(is_parts).sum() else is_parts
@@ -305,14 +302,10 @@ def _parse_dates(values: pd.Series, source: str, date_order: DateOrder) -> tuple
     else:
         minority = None
     if minority is not None:
-        lines, sample = _bad(values, on_lines(minority))
-        raise InputDataError(
-            f"mixed date formats in one file ({sample} differ from the rest)",
-            source=source,
-            column=DATE_COLUMN,
-            lines=lines,
-            expected="one date format for the whole file",
-        )
+        _refuse(
+            values, on_lines(minority), "mixed date formats in one file ({sample} differ from the rest)", source,
+            DATE_COLUMN, "one date format for the whole file",
+        )  # fmt: skip
     if is_iso.all():
         year, day, month, fmt = iso["year"], iso["second"], iso["first"], "yyyy-mm-dd"
     else:
@@ -330,14 +323,10 @@ def _parse_dates(values: pd.Series, source: str, date_order: DateOrder) -> tuple
     )
     impossible = distinct_dates.isna()
     if impossible.any():
-        lines, sample = _bad(values, on_lines(impossible))
-        raise InputDataError(
-            f"date(s) that do not exist when read as {fmt} ({sample})",
-            source=source,
-            column=DATE_COLUMN,
-            lines=lines,
-            expected=f"real calendar dates in {fmt}",
-        )
+        _refuse(
+            values, on_lines(impossible), f"date(s) that do not exist when read as {fmt} ({{sample}})", source,
+            DATE_COLUMN, f"real calendar dates in {fmt}",
+        )  # fmt: skip
     dates = pd.Series(distinct_dates.to_numpy()[codes], index=values.index)
     return dates.astype("datetime64[ns]"), fmt
 

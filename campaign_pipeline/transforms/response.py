@@ -30,7 +30,7 @@ from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
 from campaign_pipeline.economics import CampaignPrices
-from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.errors import InputDataError, require_column
 from campaign_pipeline.schemas import ACCEPTED_COLUMNS, PURCHASE_COLUMNS, RESPONSE, SPEND_COLUMNS
 from campaign_pipeline.transforms.cleaning import duplicate_groups
 
@@ -237,13 +237,13 @@ def fit_response_model(
 ) -> ResponseModel:
     """Compare candidates out of fold, keep the best by PR-AUC then profit, refit it on all
     rows (on the stratified samples of ``settings`` at scale)."""
-    if RESPONSE not in customers.columns:
-        raise InputDataError(
-            "the model cannot be trained without the target",
-            source="cleaned customers",
-            column=RESPONSE,
-            expected="a Response column (0/1) to train on; scoring-only files are rescored with the last model",
-        )
+    require_column(
+        customers,
+        RESPONSE,
+        "the model cannot be trained without the target",
+        source="cleaned customers",
+        expected="a Response column (0/1) to train on; scoring-only files are rescored with the last model",
+    )
     y = customers[RESPONSE].to_numpy().astype(int)
     if len(np.unique(y)) < 2 or min(np.bincount(y, minlength=2)) < settings.folds:
         raise InputDataError(

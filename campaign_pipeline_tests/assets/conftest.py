@@ -1,0 +1,140 @@
+"""The whole asset chain built ONCE per session by calling each asset function directly
+(no job, no IO manager) on a small synthetic sample; the per-module tests assert on each
+asset's own result. Small resource/config helpers live here too (test modules never
+import from each other)."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, MaterializeResult, build_asset_context
+
+from campaign_pipeline.assets.analysis import cluster_profiles, conversion_analysis, segmentation_report
+from campaign_pipeline.assets.economics import campaign_prices
+from campaign_pipeline.assets.features import FeatureConfig, engineered_customers
+from campaign_pipeline.assets.impact import ContactListConfig, contact_list, retargeting_impact
+from campaign_pipeline.assets.ingest import CleaningConfig, cleaned_customers, raw_customers
+from campaign_pipeline.assets.response import ResponseModelConfig, response_model, scored_customers
+from campaign_pipeline.assets.segmentation import (
+    SegmentationConfig,
+    clustered_customers,
+    scaled_customers,
+    segment_preprocessor,
+    segmentation_model,
+)
+from campaign_pipeline.resources import CampaignEconomics, CustomerSource, OutputFiles
+
+SAMPLE_CUSTOMERS = 600
+SAMPLE_SEED = 3
+FORCED_K = 3
+
+
+@dataclass
+class Chain:
+    """Every asset's ``MaterializeResult`` from one direct-call run, and where files went."""
+
+    base_dir: Path
+    output_files: OutputFiles
+    source: CustomerSource
+    results: dict[str, MaterializeResult] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> MaterializeResult:
+        return self.results[name]
+
+    def value(self, name: str):
+        return self.results[name].value
+
+
+def sample_source(**overrides) -> CustomerSource:
+    return CustomerSource(synthetic_customers=SAMPLE_CUSTOMERS, synthetic_seed=SAMPLE_SEED, **overrides)
+
+
+def build_chain(base_dir: Path, instance: DagsterInstance) -> Chain:
+    return _build_chain(base_dir, build_asset_context(instance=instance))
+
+
+def _build_chain(base_dir: Path, context) -> Chain:
+    output_files = OutputFiles(base_dir=str(base_dir))
+    chain = Chain(base_dir=base_dir, output_files=output_files, source=sample_source())
+    r = chain.results
+    r["raw_customers"] = raw_customers(context, customer_source=chain.source)
+    raw = r["raw_customers"].value
+    r["campaign_prices"] = campaign_prices(raw_customers=raw, campaign_economics=CampaignEconomics())
+    prices = r["campaign_prices"].value
+    r["cleaned_customers"] = cleaned_customers(context, config=CleaningConfig(), raw_customers=raw)
+    r["engineered_customers"] = engineered_customers(
+        config=FeatureConfig(), cleaned_customers=r["cleaned_customers"].value
+    )
+    engineered = r["engineered_customers"].value
+    r["segment_preprocessor"] = segment_preprocessor(engineered_customers=engineered)
+    r["scaled_customers"] = scaled_customers(
+        engineered_customers=engineered, segment_preprocessor=r["segment_preprocessor"].value
+    )
+    scaled = r["scaled_customers"].value
+    r["segmentation_model"] = segmentation_model(
+        context,
+        config=SegmentationConfig(force_k=FORCED_K),
+        scaled_customers=scaled,
+        engineered_customers=engineered,
+        output_files=output_files,
+    )
+    model = r["segmentation_model"].value
+    r["clustered_customers"] = clustered_customers(
+        engineered_customers=engineered, scaled_customers=scaled, segmentation_model=model
+    )
+    clustered = r["clustered_customers"].value
+    r["response_model"] = response_model(
+        context,
+        config=ResponseModelConfig(),
+        engineered_customers=engineered,
+        campaign_prices=prices,
+        output_files=output_files,
+    )
+    r["scored_customers"] = scored_customers(
+        clustered_customers=clustered, response_model=r["response_model"].value, campaign_prices=prices
+    )
+    scored = r["scored_customers"].value
+    r["retargeting_impact"] = retargeting_impact(
+        context,
+        scored_customers=scored,
+        clustered_customers=clustered,
+        campaign_prices=prices,
+        output_files=output_files,
+    )
+    r["contact_list"] = contact_list(
+        config=ContactListConfig(), scored_customers=scored, clustered_customers=clustered, output_files=output_files
+    )
+    r["conversion_analysis"] = conversion_analysis(
+        context, engineered_customers=engineered, output_files=output_files
+    )
+    r["cluster_profiles"] = cluster_profiles(
+        clustered_customers=clustered, scaled_customers=scaled, segmentation_model=model, output_files=output_files
+    )
+    r["segmentation_report"] = segmentation_report(
+        conversion_analysis=r["conversion_analysis"].value,
+        cluster_profiles=r["cluster_profiles"].value,
+        retargeting_impact=r["retargeting_impact"].value,
+        segmentation_model=model,
+        campaign_prices=prices,
+        output_files=output_files,
+    )
+    return chain
+
+
+@pytest.fixture(scope="session")
+def instance():
+    """One ephemeral instance for every direct call (a context built without one makes and
+    drops its own, whose SQLite connections then complain when garbage-collected)."""
+    return DagsterInstance.ephemeral()
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory, instance) -> Chain:
+    """The 15 assets, each called directly once, in dependency order."""
+    return build_chain(tmp_path_factory.mktemp("asset_chain"), instance)
+
+
+@pytest.fixture
+def context(instance):
+    """A fresh asset context for one test's direct calls, on the shared instance."""
+    return build_asset_context(instance=instance)

@@ -1,0 +1,113 @@
+"""raw_customers and cleaned_customers, called directly."""
+
+import hashlib
+
+import pytest
+from dagster import Failure
+
+from campaign_pipeline.assets.ingest import CleaningConfig, cleaned_customers, raw_customers
+from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.resources import CustomerSource
+from campaign_pipeline.sources.synthetic import INPUT_COLUMNS, generate_customers, write_customers_csv
+
+CUSTOMERS, SEED = 600, 3
+
+
+def test_raw_customers_synthetic_is_indexed_by_file_line_with_29_columns(chain):
+    result = chain["raw_customers"]
+    frame = result.value
+    assert len(INPUT_COLUMNS) == 29
+    assert list(frame.columns) == list(INPUT_COLUMNS)
+    assert frame.index.name == "line"
+    assert list(frame.index) == list(range(2, 2 + CUSTOMERS))
+    assert result.metadata["synthetic"] is True
+    assert result.metadata["source"] == f"synthetic sample ({CUSTOMERS} customers, seed {SEED})"
+    assert result.metadata["input_fingerprint"] == f"synthetic:{CUSTOMERS}:{SEED}"
+    assert result.metadata["read/rows"] == CUSTOMERS
+    assert [check.passed for check in result.check_results] == [True]
+    assert result.check_results[0].check_name == "contract"
+
+
+def test_raw_customers_is_the_seeded_sample(chain):
+    expected = generate_customers(CUSTOMERS, SEED)
+    frame = chain.value("raw_customers")
+    assert frame["ID"].tolist() == expected["ID"].tolist()
+    assert frame["Recency"].tolist() == expected["Recency"].tolist()
+
+
+def test_raw_customers_reads_a_csv_file(tmp_path, context):
+    source_frame = generate_customers(50, 11)
+    path = tmp_path / "customers.csv"
+    write_customers_csv(source_frame, path)
+    result = raw_customers(context, customer_source=CustomerSource(path=str(path)))
+    frame = result.value
+    assert result.metadata["synthetic"] is False
+    assert result.metadata["source"] == str(path)
+    assert result.metadata["input_fingerprint"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert result.metadata["read/separator"] == "TAB"
+    assert len(frame) == 50
+    assert list(frame.index) == list(range(2, 52))
+    assert frame["ID"].tolist() == source_frame["ID"].tolist()
+    assert frame["MntWines"].tolist() == source_frame["MntWines"].tolist()
+    assert result.check_results[0].passed
+
+
+def test_raw_customers_refuses_text_in_recency_naming_column_and_line(tmp_path, context):
+    source_frame = generate_customers(30, 5).astype({"Recency": object})
+    source_frame.loc[6, "Recency"] = "soon"  # 7th data row: file line 8
+    path = tmp_path / "broken.csv"
+    write_customers_csv(source_frame, path)
+    with pytest.raises(InputDataError) as raised:
+        raw_customers(context, customer_source=CustomerSource(path=str(path)))
+    error = raised.value
+    assert error.column == "Recency"
+    assert error.lines == [8]
+    assert "'Recency'" in str(error) and "line 8" in str(error)
+
+
+def test_raw_customers_refuses_a_missing_file(tmp_path, context):
+    missing = tmp_path / "nowhere.csv"
+    with pytest.raises(InputDataError, match="does not exist"):
+        raw_customers(context, customer_source=CustomerSource(path=str(missing)))
+
+
+def test_cleaned_customers_drops_impossible_birth_years(chain):
+    result = chain["cleaned_customers"]
+    raw, cleaned = chain.value("raw_customers"), result.value
+    metadata = result.metadata
+    impossible = raw["Year_Birth"] < CleaningConfig().min_birth_year
+    assert impossible.sum() >= 1  # the sample has at least one, or the test proves nothing
+    assert metadata["cleaning/impossible_birth_years_dropped"] == int(impossible.sum())
+    assert cleaned["Year_Birth"].min() >= CleaningConfig().min_birth_year
+    assert metadata["cleaning/rows_in"] == len(raw)
+    assert metadata["cleaning/rows_out"] == len(cleaned)
+    assert len(cleaned) < len(raw)
+    assert cleaned["ID"].is_unique
+    assert result.check_results[0].passed
+
+
+def test_cleaned_customers_counts_follow_the_config(chain, context):
+    raw = chain.value("raw_customers")
+    strict = cleaned_customers(context, config=CleaningConfig(min_birth_year=1950), raw_customers=raw)
+    default_dropped = chain["cleaned_customers"].metadata["cleaning/impossible_birth_years_dropped"]
+    strict_dropped = strict.metadata["cleaning/impossible_birth_years_dropped"]
+    assert strict_dropped > default_dropped
+    assert strict.value["Year_Birth"].min() >= 1950
+    assert len(strict.value) < len(chain.value("cleaned_customers"))
+
+
+def test_cleaned_customers_imputes_missing_income(chain):
+    cleaned = chain.value("cleaned_customers")
+    metadata = chain["cleaned_customers"].metadata
+    assert cleaned["Income"].notna().all()
+    assert int(cleaned["income_imputed"].sum()) == metadata["cleaning/income_imputed"]
+
+
+def test_cleaned_customers_fails_the_contract_on_negative_recency(chain, context):
+    raw = chain.value("raw_customers").copy()
+    raw.loc[raw.index[0], "Recency"] = -5
+    with pytest.raises(Failure) as raised:
+        cleaned_customers(context, config=CleaningConfig(), raw_customers=raw)
+    assert "CleanedCustomers" in raised.value.description
+    assert "'Recency'" in raised.value.description
+    assert "-5" in raised.value.description

@@ -1,0 +1,110 @@
+"""response_model and scored_customers, called directly."""
+
+import json
+
+import numpy as np
+import pytest
+
+
+from campaign_pipeline.assets.response import ResponseModelConfig, response_model, scored_customers
+from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.resources import OutputFiles
+from campaign_pipeline.transforms.response import ResponseModel
+
+COST, REVENUE = 3.0, 11.0
+
+
+def test_response_model_has_out_of_fold_metrics(chain):
+    result = chain["response_model"]
+    model = result.value
+    assert isinstance(model, ResponseModel)
+    assert 0.5 < model.metrics["roc_auc"] <= 1.0
+    assert 0.0 < model.metrics["pr_auc"] <= 1.0
+    assert 0.0 <= model.metrics["brier"] < 0.25
+    assert model.metrics["evaluated_rows"] == len(chain.value("engineered_customers"))
+    assert model.prices.cost_per_contact == COST and model.prices.revenue_per_response == REVENUE
+    assert model.threshold == pytest.approx(COST / REVENUE)
+    # out-of-fold scores: one per evaluated customer, all probabilities
+    assert len(model.oof) == model.metrics["evaluated_rows"]
+    assert model.oof["oof_probability"].between(0, 1).all()
+    assert result.metadata["refitted"] is True
+    assert result.metadata["model"] == model.name
+
+
+def test_response_model_profit_follows_the_prices(chain):
+    metrics = chain.value("response_model").metrics
+    assert metrics["oof_cost"] == pytest.approx(metrics["oof_contacted"] * COST)
+    assert metrics["oof_revenue"] == pytest.approx(metrics["oof_responders"] * REVENUE)
+    assert metrics["oof_profit"] == pytest.approx(metrics["oof_revenue"] - metrics["oof_cost"])
+    oof = chain.value("response_model").oof
+    contacted = oof["oof_probability"] * REVENUE > COST
+    assert int(contacted.sum()) == metrics["oof_contacted"]
+    assert int(oof.loc[contacted, "Response"].sum()) == metrics["oof_responders"]
+
+
+def test_response_model_writes_its_report(chain):
+    model = chain.value("response_model")
+    report = chain.base_dir / "reports" / "response_model.json"
+    written = json.loads(report.read_text())
+    assert written["model"] == model.name
+    assert written["cv_roc_auc"] == pytest.approx(model.metrics["roc_auc"])
+    assert written["contacted"] == model.metrics["oof_contacted"]
+    assert written["baseline_customers"] == len(chain.value("raw_customers"))
+    assert {row["model"] for row in written["model_comparison"]} >= {model.name}
+    assert (chain.base_dir / "reports" / "profit_curve.png").stat().st_size > 0
+
+
+def test_response_model_without_response_and_no_kept_model_raises(chain, context, tmp_path):
+    engineered = chain.value("engineered_customers").drop(columns=["Response"])
+    with pytest.raises(InputDataError) as raised:
+        response_model(
+            context,
+            config=ResponseModelConfig(),
+            engineered_customers=engineered,
+            campaign_prices=chain.value("campaign_prices"),
+            output_files=OutputFiles(base_dir=str(tmp_path)),
+        )
+    assert raised.value.column == "Response"
+    assert not (tmp_path / "reports" / "response_model.json").exists()
+
+
+def test_scored_customers_contact_is_positive_expected_profit(chain):
+    result = chain["scored_customers"]
+    scored = result.value
+    assert scored["ID"].tolist() == chain.value("clustered_customers")["ID"].tolist()
+    assert scored["response_probability"].between(0, 1).all()
+    assert np.allclose(scored["expected_profit"], scored["response_probability"] * REVENUE - COST)
+    assert (scored["contact"] == (scored["expected_profit"] > 0)).all()
+    assert 0 < scored["contact"].sum() < len(scored)  # the rule splits the base
+    assert result.metadata["contacted"] == int(scored["contact"].sum())
+    assert result.metadata["expected_profit_of_contacted"] == pytest.approx(
+        scored.loc[scored["contact"], "expected_profit"].sum(), rel=1e-3
+    )
+    assert result.check_results[0].passed
+
+
+def test_scored_customers_use_the_stored_model(chain):
+    scored = chain.value("scored_customers")
+    expected = chain.value("response_model").predict_proba(chain.value("clustered_customers"))
+    assert np.allclose(scored["response_probability"], expected)
+    assert (scored["cluster"].to_numpy() == chain.value("clustered_customers")["cluster"].to_numpy()).all()
+
+
+def test_scored_customers_deciles_rank_the_scores(chain):
+    scored = chain.value("scored_customers")
+    assert set(scored["decile"]) == set(range(1, 11))
+    counts = scored["decile"].value_counts()
+    assert counts.max() - counts.min() <= 1
+    by_decile = scored.groupby("decile")["response_probability"]
+    assert (by_decile.min().iloc[:-1].to_numpy() >= by_decile.max().iloc[1:].to_numpy()).all()
+
+
+def test_scored_customers_work_without_response(chain):
+    clustered = chain.value("clustered_customers").drop(columns=["Response"])
+    result = scored_customers(
+        clustered_customers=clustered,
+        response_model=chain.value("response_model"),
+        campaign_prices=chain.value("campaign_prices"),
+    )
+    assert result.value["Response"].isna().all()
+    assert np.allclose(result.value["response_probability"], chain.value("scored_customers")["response_probability"])
