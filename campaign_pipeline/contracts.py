@@ -2,8 +2,8 @@
 
 A dataset asset declares its contract with ``**dataset_contract(name, Model)`` in its
 ``@asset`` call (the ``contract`` asset check and the column schema the UI shows before
-the first materialization) and ends its body with ``return validated(context, Model,
-frame, metadata)``.
+the first materialization) and ends its body with ``return validated(Model, frame,
+metadata)``.
 
 Why a helper called in the body, and not a pandera Dagster type or a blocking check:
 

@@ -9,12 +9,28 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, MaterializeResult, build_asset_context
 
-from campaign_pipeline.assets.analysis import cluster_profiles, conversion_analysis, segmentation_report
+from campaign_pipeline.assets.analysis import (
+    cluster_profiles,
+    conversion_analysis,
+    segmentation_report,
+)
 from campaign_pipeline.assets.economics import campaign_prices
 from campaign_pipeline.assets.features import FeatureConfig, engineered_customers
-from campaign_pipeline.assets.impact import ContactListConfig, contact_list, retargeting_impact
-from campaign_pipeline.assets.ingest import CleaningConfig, cleaned_customers, raw_customers
-from campaign_pipeline.assets.response import ResponseModelConfig, response_model, scored_customers
+from campaign_pipeline.assets.impact import (
+    ContactListConfig,
+    contact_list,
+    retargeting_impact,
+)
+from campaign_pipeline.assets.ingest import (
+    CleaningConfig,
+    cleaned_customers,
+    raw_customers,
+)
+from campaign_pipeline.assets.response import (
+    ResponseModelConfig,
+    response_model,
+    scored_customers,
+)
 from campaign_pipeline.assets.segmentation import (
     SegmentationConfig,
     clustered_customers,
@@ -123,9 +139,10 @@ def _build_chain(base_dir: Path, context) -> Chain:
 
 @pytest.fixture(scope="session")
 def instance():
-    """One ephemeral instance for every direct call (a context built without one makes and
-    drops its own, whose SQLite connections then complain when garbage-collected)."""
-    return DagsterInstance.ephemeral()
+    """One ephemeral instance for every direct call. A context built without one makes its
+    own, and after an asset raises its SQLite connections complain at interpreter exit."""
+    with DagsterInstance.ephemeral() as ephemeral:
+        yield ephemeral
 
 
 @pytest.fixture(scope="session")

@@ -60,11 +60,13 @@ def test_campaign_prices_round_trip_through_run_prices(chain):
     assert RunPrices.from_frame(again) == run
 
 
-def test_campaign_prices_refuses_a_file_without_a_constant_cost(chain):
+def test_campaign_prices_refuses_a_file_without_a_constant_cost(chain, context):
     raw = chain.value("raw_customers").copy()
     raw.loc[raw.index[0], "Z_CostContact"] = 5
     with pytest.raises(InputDataError) as raised:
-        campaign_prices(raw_customers=raw, campaign_economics=CampaignEconomics())
+        # An explicit context (on the shared instance): without one, Dagster makes its own
+        # ephemeral instance, whose SQLite connections complain at exit after a raise.
+        campaign_prices(context, raw_customers=raw, campaign_economics=CampaignEconomics())
     assert raised.value.column == "Z_CostContact"
     # ...and the override is the documented way out
     result = campaign_prices(raw_customers=raw, campaign_economics=CampaignEconomics(cost_per_contact=3.0))

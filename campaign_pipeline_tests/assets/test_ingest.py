@@ -5,10 +5,18 @@ import hashlib
 import pytest
 from dagster import Failure
 
-from campaign_pipeline.assets.ingest import CleaningConfig, cleaned_customers, raw_customers
+from campaign_pipeline.assets.ingest import (
+    CleaningConfig,
+    cleaned_customers,
+    raw_customers,
+)
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.resources import CustomerSource
-from campaign_pipeline.sources.synthetic import INPUT_COLUMNS, generate_customers, write_customers_csv
+from campaign_pipeline.sources.synthetic import (
+    INPUT_COLUMNS,
+    generate_customers,
+    write_customers_csv,
+)
 
 CUSTOMERS, SEED = 600, 3
 

@@ -5,8 +5,11 @@ import json
 import numpy as np
 import pytest
 
-
-from campaign_pipeline.assets.response import ResponseModelConfig, response_model, scored_customers
+from campaign_pipeline.assets.response import (
+    ResponseModelConfig,
+    response_model,
+    scored_customers,
+)
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.transforms.response import ResponseModel

@@ -14,7 +14,10 @@ from campaign_pipeline.assets.segmentation import (
     scaled_customers,
     segment_preprocessor,
 )
-from campaign_pipeline.transforms.segmentation import SEGMENT_FEATURES, SegmentationModel
+from campaign_pipeline.transforms.segmentation import (
+    SEGMENT_FEATURES,
+    SegmentationModel,
+)
 
 FORCED_K = 3  # the chain fixture's SegmentationConfig(force_k=3)
 
