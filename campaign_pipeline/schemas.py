@@ -48,6 +48,8 @@ PRODUCT_FAMILIES = {
     "MntGoldProds": "gold",
 }
 RESPONSE = "Response"
+SCORE_SOURCE = "score_source"
+SCORE_SOURCES = ("out_of_fold", "model")
 COST_COLUMN = "Z_CostContact"
 REVENUE_COLUMN = "Z_Revenue"
 # Columns a customer file may lack: a scoring-only file has no Response, and the
@@ -181,6 +183,11 @@ class ScoredCustomers(pa.DataFrameModel):
     expected_profit: Series[float] = pa.Field(description="p x revenue - cost, MU")
     contact: Series[bool] = pa.Field(description="Contact rule says yes")
     Response: Series[float] = pa.Field(nullable=True, description="Observed response when the file has it")
+    score_source: Series[str] = pa.Field(
+        isin=list(SCORE_SOURCES),
+        description="out_of_fold: a labelled customer the model was trained on, scored by a fit that never saw it; "
+        "model: the stored model's score of a customer it never saw",
+    )
 
     class Config:
         strict = True

@@ -71,13 +71,15 @@ def summarise(data_dir: str | UPath) -> str:
         f"{recommended['profit, targeted (MU)']:,.0f} MU.",
         "",
         f"Response model (response_model): {model['model']}, out of fold on "
-        f"{model['evaluated_customers']:,} customers: ROC-AUC {model['cv_roc_auc']:.3f}, "
+        f"{model['cv_evaluated_customers']:,} customers: ROC-AUC {model['cv_roc_auc']:.3f}, "
         f"PR-AUC {model['cv_pr_auc']:.3f}, Brier {model['cv_brier']:.3f}, "
         f"top-decile lift {model['top_decile_lift']:.2f}.",
         f"Rule: {model['contact_rule']}.",
-        f"Campaign: contact {model['contacted']:,}, {model['contacted_responders']:,} respond "
-        f"({model['contacted_response_rate']:.1%}), profit {model['campaign_profit']:,.0f} MU; "
-        f"contacting all {model['baseline_customers']:,}: {model['baseline_profit']:,.0f} MU.",
+        f"Campaign on honest scores: contact {model['contacted']:,} of {model['evaluated_customers']:,} customers, "
+        f"{model['contacted_responders']:,} respond ({model['contacted_response_rate']:.1%}), "
+        f"profit {model['campaign_profit']:,.0f} MU; contacting all {model['evaluated_customers']:,} of the same "
+        f"customers: {model['baseline_profit_same_customers']:,.0f} MU; every line of the file as received "
+        f"({model['baseline_lines_as_received']:,} lines): {model['baseline_profit_as_received']:,.0f} MU.",
         model["goal_statement"],
     ]
     return "\n".join(lines)

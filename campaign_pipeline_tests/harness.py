@@ -35,6 +35,7 @@ EXPECTED_DEPENDENCIES = {
         "cluster_profiles",
         "retargeting_impact",
         "segmentation_model",
+        "scored_customers",
         "campaign_prices",
     },
 }

@@ -3,9 +3,12 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from upath import UPath
 
+from campaign_pipeline.io_managers import load_verified_pickle
 from campaign_pipeline_tests.harness import CONTRACT_CHECKED, checksums, materialize_all
 
 DATASETS = sorted(CONTRACT_CHECKED)
@@ -87,7 +90,9 @@ def test_real_file_end_to_end(real_csv, tmp_path):
     model = json.loads((tmp_path / "reports" / "response_model.json").read_text())
     assert model["cv_roc_auc"] >= 0.88 and model["cv_pr_auc"] >= 0.60
     assert model["contacted_response_rate"] >= 0.45
-    assert model["campaign_profit"] >= 1000 and model["baseline_profit"] == -3046
+    assert model["campaign_profit"] >= 1000 and model["baseline_profit_as_received"] == -3046
+    assert model["baseline_lines_as_received"] == 2240 and model["evaluated_customers"] == len(clustered)
+    assert model["baseline_profit_same_customers"] > model["baseline_profit_as_received"]
     contacts = pd.read_csv(tmp_path / "exports" / "contact_list.csv")
     assert len(contacts) == model_contacts(tmp_path) and contacts["ID"].is_unique
     profiles = pd.read_parquet(tmp_path / "cluster_profiles.parquet")
@@ -110,9 +115,15 @@ def test_nightly_rescore_scores_a_file_without_response_with_the_stored_models(t
     assert {k: v for k, v in first.items() if k.startswith("models/")} == models_before  # nothing refitted
     rescored = pd.read_parquet(data_dir / "scored_customers.parquet")
     assert rescored["Response"].isna().all()
+    # Trained in the run: out-of-fold scores. Rescored without Response: the stored model's.
+    assert (trained_scores["score_source"] == "out_of_fold").all()
+    assert (rescored["score_source"] == "model").all()
+    model = load_verified_pickle(UPath(data_dir) / "models" / "response_model.pkl")
+    clustered = pd.read_parquet(data_dir / "clustered_customers.parquet")
+    assert (rescored["ID"].to_numpy() == clustered["ID"].to_numpy()).all()
+    assert np.abs(rescored["response_probability"].to_numpy() - model.predict_proba(clustered)).max() < 1e-12
     both = trained_scores.merge(rescored, on="ID", suffixes=("_trained", "_rescored"))
     assert len(both) == len(trained_scores)
-    assert (both["response_probability_trained"] - both["response_probability_rescored"]).abs().max() < 1e-12
     assert (both["cluster_trained"] == both["cluster_rescored"]).all()
     contacts = pd.read_csv(data_dir / "exports" / "contact_list.csv")
     assert len(contacts) == rescored["contact"].sum() and contacts["ID"].is_unique
@@ -134,7 +145,8 @@ def test_terminal_report_prints_the_figures_the_assets_wrote(synthetic_run, caps
     assert f"{best['targeted_profit']:,.0f} MU" in printed
     assert all(name in printed for name in impact["name"])
     model = json.loads((data_dir / "reports" / "response_model.json").read_text())
-    assert f"ROC-AUC {model['cv_roc_auc']:.3f}" in printed and f"{model['baseline_profit']:,.0f} MU" in printed
+    assert f"ROC-AUC {model['cv_roc_auc']:.3f}" in printed and f"{model['baseline_profit_same_customers']:,.0f} MU" in printed
+    assert f"{model['baseline_profit_as_received']:,.0f} MU" in printed
 
     assert main(["--data-dir", str(tmp_path / "never_materialized")]) == 1
     assert "materialize the assets first" in capsys.readouterr().err

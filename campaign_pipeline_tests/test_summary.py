@@ -29,6 +29,7 @@ SEGMENTATION = {"choice": "k=2 by the selection rule"}
 MODEL = {
     "model": "logistic_regression",
     "evaluated_customers": 2000,
+    "cv_evaluated_customers": 2000,
     "cv_roc_auc": 0.9012,
     "cv_pr_auc": 0.65,
     "cv_brier": 0.08,
@@ -38,8 +39,9 @@ MODEL = {
     "contacted_responders": 170,
     "contacted_response_rate": 170 / 350,
     "campaign_profit": 820.0,
-    "baseline_customers": 2240,
-    "baseline_profit": -3046,
+    "baseline_profit_same_customers": -2814,
+    "baseline_lines_as_received": 2240,
+    "baseline_profit_as_received": -3046,
     "goal_statement": "Goal statement.",
 }
 

@@ -6,7 +6,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from campaign_pipeline.assets import MARKETING_ANALYTICS
 from campaign_pipeline.contracts import dataset_contract, validated
-from campaign_pipeline.economics import RunPrices
+from campaign_pipeline.economics import RunPrices, contact_everyone
 from campaign_pipeline.errors import require_column
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import OutputFiles
@@ -92,15 +92,21 @@ def segmentation_report(
     cluster_profiles: pd.DataFrame,
     retargeting_impact: pd.DataFrame,
     segmentation_model: SegmentationModel,
+    scored_customers: pd.DataFrame,
     campaign_prices: pd.DataFrame,
     output_files: OutputFiles,
 ) -> MaterializeResult:
     """``reports/segmentation_report.md``: the age conclusion, the conversion analysis, the
     choice of k, the cluster profiles and the retargeting recommendation, with the charts,
     every number taken from the upstream assets."""
-    baseline = RunPrices.from_frame(campaign_prices).baseline_as_received
+    run_prices = RunPrices.from_frame(campaign_prices)
     text = segmentation_report_markdown(
-        conversion_analysis, cluster_profiles, retargeting_impact, segmentation_model, baseline
+        conversion_analysis,
+        cluster_profiles,
+        retargeting_impact,
+        segmentation_model,
+        same_customers=contact_everyone(scored_customers, run_prices.prices),
+        as_received=run_prices.baseline_as_received,
     )
     path = output_files.write_text("segmentation_report.md", text)
     return MaterializeResult(metadata={"path": MetadataValue.path(str(path)), "report": MetadataValue.md(text)})

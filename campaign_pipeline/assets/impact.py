@@ -8,7 +8,7 @@ from pydantic import Field
 
 from campaign_pipeline.assets import MARKETING_ANALYTICS
 from campaign_pipeline.contracts import dataset_contract, require_contract, validated
-from campaign_pipeline.economics import RunPrices
+from campaign_pipeline.economics import RunPrices, contact_everyone
 from campaign_pipeline.metadata import chart, rounded, table
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import ContactList, RetargetingImpact
@@ -58,14 +58,16 @@ def retargeting_impact(
     in the cluster and (b) contacting only customers whose expected profit is positive.
     Priced with the run's ``campaign_prices``. Exactly one
     cluster is ``recommended``: the largest positive targeted profit. The totals stand
-    beside the observed contact-everyone baseline of the file as received."""
+    beside the observed result of contacting every one of these customers, and every line
+    of the file as received."""
     run_prices = RunPrices.from_frame(campaign_prices)
     prices = run_prices.prices
     impact = retargeting_table(scored_customers, impact_profile(clustered_customers), prices)
     rationale = recommendation_rationale(impact)
     context.log.info(rationale)
     totals = impact[["customers", "expected_profit", "targeted_customers", "targeted_profit"]].sum()
-    baseline = run_prices.baseline_as_received
+    as_received = run_prices.baseline_as_received
+    same_customers = contact_everyone(scored_customers, prices)
     return validated(
         RetargetingImpact,
         impact,
@@ -77,7 +79,8 @@ def retargeting_impact(
             "total_expected_profit_contact_everyone_mu": float(totals["expected_profit"]),
             "total_targeted_profit_mu": float(totals["targeted_profit"]),
             "total_targeted_customers": int(totals["targeted_customers"]),
-            "baseline_as_received_profit_mu": baseline["profit"] if baseline else "no Response in the file",
+            "baseline_same_customers_profit_mu": same_customers["profit"] if same_customers else "no Response in the file",
+            "baseline_as_received_profit_mu": as_received["profit"] if as_received else "no Response in the file",
             "impact_table": table(impact[IMPACT_COLUMNS_SHOWN]),
             **chart(output_files, "retargeting_impact.png", impact_chart(impact), "impact chart"),
         },

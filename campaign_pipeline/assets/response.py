@@ -13,7 +13,7 @@ from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import KeptModel, stored_model_path
 from campaign_pipeline.metadata import chart, rounded, table
 from campaign_pipeline.resources import OutputFiles
-from campaign_pipeline.schemas import RESPONSE, ScoredCustomers
+from campaign_pipeline.schemas import RESPONSE, SCORE_SOURCE, ScoredCustomers
 from campaign_pipeline.transforms.charts import profit_curve_chart
 from campaign_pipeline.transforms.impact import score_customers
 from campaign_pipeline.transforms.response import ModelSettings, ResponseModel, business_goals, fit_response_model
@@ -31,10 +31,7 @@ class ResponseModelConfig(Config):
     random_state: int = Field(MODEL.random_state, description="Seed of folds, samples and models")
     calibration: Literal["sigmoid", "isotonic"] = Field(MODEL.calibration, description="Calibration of probabilities")
     cv_sample: int = Field(
-        MODEL.cv_sample, ge=1, description="Compare models on a fixed stratified sample above this many rows"
-    )
-    fit_sample: int = Field(
-        MODEL.fit_sample, ge=1, description="Fit the chosen model on a fixed stratified sample above this many rows"
+        MODEL.cv_sample, ge=1, description="Compare and fit the models on a fixed stratified sample above this many rows"
     )
     threads: int = Field(
         MODEL.threads, ge=1, description="OpenMP threads while fitting (1 avoids oversubscribing small machines)"
@@ -52,7 +49,9 @@ def response_model(
     """Calibrated response model: a scikit-learn ``Pipeline`` (imputation, encoding and
     scaling inside) chosen between logistic regression and gradient boosting by
     out-of-fold PR-AUC then profit. The contact rule is break-even, p x revenue > cost.
-    The campaign simulation uses out-of-fold scores only; permutation importance is
+    The campaign simulation uses honest scores only (out of fold for the customers it was
+    trained on) and stands beside contacting everyone among the same customers and the
+    file as received; permutation importance is
     measured on a held-out fold; a depth-3 tree's rules stand beside the seed's profile of
     responders. When the data cannot train a model (no ``Response``, or a single class),
     the last good model is kept, says so, and still scores the customers."""
@@ -71,13 +70,16 @@ def response_model(
             value=KeptModel(kept),
             metadata={"refitted": False, "reason": str(error), "kept_model": MetadataValue.path(str(kept))},
         )
-    # Contact-everyone baseline on the file as received (every line contacted) and on the
-    # deduplicated customers the model was evaluated on.
-    everyone_raw = run_prices.baseline_as_received
-    oof = model.oof
-    everyone_clean = contact_everyone(oof, prices)
+    # The campaign as the contact rule would run it, on honest scores: out of fold for the
+    # customers the model was trained on, out of sample for any others. scored_customers
+    # gives every customer the same score, so its contacts earn exactly this profit.
+    probability, _ = model.honest_scores(engineered_customers)
+    y = engineered_customers[RESPONSE].to_numpy().astype(int)
+    campaign = prices.outcome(prices.worth_contacting(probability), y.astype(bool))
+    as_received = run_prices.baseline_as_received
+    same_customers = contact_everyone(engineered_customers, prices)
     metrics = model.metrics
-    goals = business_goals(metrics["oof_response_rate"], everyone_raw["response_rate"])
+    goals = business_goals(campaign["response_rate"], same_customers["response_rate"])
     summary = {
         "model": model.name,
         "cv_roc_auc": metrics["roc_auc"],
@@ -86,22 +88,22 @@ def response_model(
         "top_decile_lift": metrics["top_decile_lift"],
         "contact_rule": prices.contact_rule,
         "contact_threshold": model.threshold,
-        "contacted": metrics["oof_contacted"],
-        "contacted_responders": metrics["oof_responders"],
-        "contacted_response_rate": metrics["oof_response_rate"],
-        "campaign_cost": metrics["oof_cost"],
-        "campaign_revenue": metrics["oof_revenue"],
-        "campaign_profit": metrics["oof_profit"],
-        "baseline_profit": everyone_raw["profit"],
-        "baseline_customers": everyone_raw["contacted"],
-        "baseline_response_rate": everyone_raw["response_rate"],
-        "baseline_profit_deduplicated": everyone_clean["profit"],
-        "evaluated_customers": metrics["evaluated_rows"],
+        "contacted": campaign["contacted"],
+        "contacted_responders": campaign["responders"],
+        "contacted_response_rate": campaign["response_rate"],
+        "campaign_cost": campaign["cost"],
+        "campaign_revenue": campaign["revenue"],
+        "campaign_profit": campaign["profit"],
+        "evaluated_customers": len(y),
+        "baseline_profit_same_customers": same_customers["profit"],
+        "baseline_response_rate_same_customers": same_customers["response_rate"],
+        "baseline_profit_as_received": as_received["profit"],
+        "baseline_lines_as_received": as_received["contacted"],
+        "cv_evaluated_customers": metrics["evaluated_rows"],
         "goal_statement": goals["statement"],
         "business_expectation": goals["business_expectation"],
         "meets_business_expectation": goals["meets_business_expectation"],
     }
-    y, probability = oof[RESPONSE].to_numpy(), oof["oof_probability"].to_numpy()
     curve = profit_curve(y, probability, prices)
     importance = holdout_importance(model, engineered_customers, settings)
     rules = responder_rules(engineered_customers, model.threshold, settings.random_state)
@@ -133,18 +135,21 @@ def scored_customers(
     response_model: ResponseModel,
     campaign_prices: pd.DataFrame,
 ):
-    """Per customer: calibrated ``response_probability`` from the stored
-    ``response_model`` (no refit), ``decile`` (1 = top 10%), ``expected_profit`` (MU) and
-    ``contact`` (expected profit > 0), with ``cluster``. Works on files without
-    ``Response``."""
-    probability = response_model.predict_proba(clustered_customers)
+    """Per customer: calibrated ``response_probability``, ``decile`` (1 = top 10%),
+    ``expected_profit`` (MU) and ``contact`` (expected profit > 0), with ``cluster``. The
+    probability is honest: out of fold for the labelled customers the model was trained on
+    (``score_source`` ``out_of_fold``), the stored model's (no refit) for every other
+    customer (``model``), as when the nightly job rescores a new or unlabelled file."""
+    probability, source = response_model.honest_scores(clustered_customers)
     scored = score_customers(clustered_customers, probability, RunPrices.from_frame(campaign_prices).prices)
+    scored[SCORE_SOURCE] = source
     return validated(
         ScoredCustomers,
         scored,
         {
             "contacted": int(scored["contact"].sum()),
             "expected_profit_of_contacted": float(scored.loc[scored["contact"], "expected_profit"].sum()),
+            "score_sources": scored[SCORE_SOURCE].value_counts().to_dict(),
             "model": response_model.name,
         },
     )

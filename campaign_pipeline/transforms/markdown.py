@@ -38,8 +38,11 @@ def segmentation_report_markdown(
     profiles: pd.DataFrame,
     impact: pd.DataFrame,
     model: SegmentationModel,
-    baseline: dict | None,
+    same_customers: dict | None,
+    as_received: dict | None,
 ) -> str:
+    """``same_customers`` and ``as_received``: the observed result of contacting every
+    scored customer, and every line of the file as received (None without Response)."""
     age = conversion[conversion["dimension"].eq("age_group")]
     others = conversion[~conversion["dimension"].eq("age_group")].groupby("dimension", sort=False)["conclusion"].first()
     profile_view = profiles[
@@ -98,9 +101,11 @@ def segmentation_report_markdown(
         f"{impact['targeted_profit'].sum():,.0f} MU. Rule for the recommendation: {RECOMMENDATION_RULE}.",
         "",
         (
-            f"Baseline, observed: contacting all {baseline['contacted']:,} customers of the file as received "
-            f"brought {baseline['responders']:,} acceptances and {baseline['profit']:,.0f} MU."
-            if baseline
+            f"Baseline, observed, like for like: contacting all {same_customers['contacted']:,} of these customers "
+            f"brought {same_customers['responders']:,} acceptances and {same_customers['profit']:,.0f} MU. "
+            f"Contacting every line of the file as received ({as_received['contacted']:,} lines, duplicates "
+            f"included): {as_received['profit']:,.0f} MU."
+            if same_customers and as_received
             else "The file has no Response column, so there is no observed baseline."
         ),
         "",

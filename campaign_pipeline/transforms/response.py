@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from campaign_pipeline.economics import CampaignPrices
 from campaign_pipeline.errors import InputDataError, require_column
-from campaign_pipeline.schemas import ACCEPTED_COLUMNS, PURCHASE_COLUMNS, RESPONSE, SPEND_COLUMNS
+from campaign_pipeline.schemas import ACCEPTED_COLUMNS, PURCHASE_COLUMNS, RESPONSE, SCORE_SOURCES, SPEND_COLUMNS
 from campaign_pipeline.transforms.cleaning import duplicate_groups
 
 NUMERIC_FEATURES = (
@@ -161,6 +161,15 @@ def evaluate(y: np.ndarray, probability: np.ndarray, prices: CampaignPrices) -> 
     }
 
 
+OUT_OF_FOLD_SCORE, MODEL_SCORE = SCORE_SOURCES
+
+
+def training_keys(customers: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """One hash per labelled row of its ID, the model's features and its Response: equal
+    only for the very rows a model was trained on."""
+    return pd.util.hash_pandas_object(customers[["ID", *features, RESPONSE]], index=False).to_numpy()
+
+
 @dataclass
 class ResponseModel:
     """The chosen calibrated pipeline, its contact rule and its out-of-fold evidence."""
@@ -171,7 +180,8 @@ class ResponseModel:
     prices: CampaignPrices  # the prices it was evaluated at
     metrics: dict
     comparison: pd.DataFrame
-    oof: pd.DataFrame  # ID, Response, out-of-fold probability
+    oof: pd.DataFrame  # ID, Response, out-of-fold probability of every customer it was trained on
+    oof_keys: np.ndarray  # training_keys of those customers, in the same order
     data_sha256: str = ""
     versions: dict = field(default_factory=dict)
 
@@ -181,6 +191,20 @@ class ResponseModel:
 
     def predict_proba(self, customers: pd.DataFrame) -> np.ndarray:
         return self.estimator.predict_proba(customers[self.features])[:, 1]
+
+    def honest_scores(self, customers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(probability, score source) per customer. A labelled customer the model was
+        trained on (same ID, features and Response) gets its out-of-fold probability, from
+        a fit that never saw it; every other customer (a new file, an unlabelled one, a
+        changed customer) the stored model's. So no score is an in-sample one."""
+        probability = self.predict_proba(customers)
+        source = np.full(len(customers), MODEL_SCORE, dtype=object)
+        if RESPONSE in customers.columns:
+            position = pd.Index(self.oof_keys).get_indexer(training_keys(customers, self.features))
+            trained = position >= 0
+            probability[trained] = self.oof["oof_probability"].to_numpy()[position[trained]]
+            source[trained] = OUT_OF_FOLD_SCORE
+        return probability, source
 
     def card(self) -> dict:
         return {
@@ -197,15 +221,15 @@ class ResponseModel:
 
 @dataclass(frozen=True)
 class ModelSettings:
-    """Above ``cv_sample`` rows the candidates are compared (and permutation importance
-    measured) on a fixed stratified sample; above ``fit_sample`` rows the chosen model is
-    fitted on one. Every customer is scored either way."""
+    """Above ``cv_sample`` rows the candidates are compared, the chosen one is fitted and
+    permutation importance is measured on a fixed stratified sample, so every customer the
+    model is trained on has an out-of-fold score. Every customer is scored either way;
+    those outside the sample are out of sample for the model."""
 
     folds: int = 5
     random_state: int = 0
     calibration: str = "sigmoid"
     cv_sample: int = 20_000
-    fit_sample: int = 100_000
     # OpenMP threads while fitting. Gradient boosting on small and sampled data gains little
     # from more, and slows many-fold when other processes share the cores.
     threads: int = 1
@@ -235,8 +259,8 @@ def frame_sha256(frame: pd.DataFrame) -> str:
 def fit_response_model(
     customers: pd.DataFrame, prices: CampaignPrices, settings: ModelSettings, data_sha256: str = ""
 ) -> ResponseModel:
-    """Compare candidates out of fold, keep the best by PR-AUC then profit, refit it on all
-    rows (on the stratified samples of ``settings`` at scale)."""
+    """Compare candidates out of fold, keep the best by PR-AUC then profit, refit it on the
+    rows it was compared on (all of them, or the stratified sample of ``settings`` at scale)."""
     require_column(
         customers,
         RESPONSE,
@@ -272,21 +296,20 @@ def fit_response_model(
         comparison = pd.DataFrame.from_dict(results, orient="index").rename_axis("model").reset_index()
         best = comparison.sort_values(["pr_auc", "oof_profit"], ascending=False).iloc[0]["model"]
 
-        fit_rows = stratified_sample(y, settings.fit_sample, settings.random_state)
         final = calibrated(candidate_pipelines(settings.random_state)[best], settings.calibration).fit(
-            features.iloc[fit_rows], y[fit_rows]
+            ev_features, ev_y
         )
-    oof_frame = pd.DataFrame(
-        {"ID": customers["ID"].to_numpy()[evaluation_rows], RESPONSE: ev_y, "oof_probability": oof[best]}
-    )
+    trained = customers.iloc[evaluation_rows]
+    oof_frame = pd.DataFrame({"ID": trained["ID"].to_numpy(), RESPONSE: ev_y, "oof_probability": oof[best]})
     return ResponseModel(
         estimator=final,
         name=str(best),
         features=list(FEATURES),
         prices=prices,
-        metrics={**results[best], "evaluated_rows": int(len(ev_y)), "trained_rows": int(len(fit_rows))},
+        metrics={**results[best], "evaluated_rows": int(len(ev_y)), "trained_rows": int(len(ev_y))},
         comparison=comparison,
         oof=oof_frame,
+        oof_keys=training_keys(trained, list(FEATURES)),
         data_sha256=data_sha256,
         versions={"python": platform.python_version(), "scikit-learn": sklearn.__version__, "pandas": pd.__version__},
     )

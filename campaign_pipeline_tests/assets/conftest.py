@@ -131,6 +131,7 @@ def _build_chain(base_dir: Path, context) -> Chain:
         cluster_profiles=r["cluster_profiles"].value,
         retargeting_impact=r["retargeting_impact"].value,
         segmentation_model=model,
+        scored_customers=r["scored_customers"].value,
         campaign_prices=prices,
         output_files=output_files,
     )

@@ -35,14 +35,25 @@ def test_response_model_has_out_of_fold_metrics(chain):
 
 
 def test_response_model_profit_follows_the_prices(chain):
-    metrics = chain.value("response_model").metrics
-    assert metrics["oof_cost"] == pytest.approx(metrics["oof_contacted"] * COST)
-    assert metrics["oof_revenue"] == pytest.approx(metrics["oof_responders"] * REVENUE)
-    assert metrics["oof_profit"] == pytest.approx(metrics["oof_revenue"] - metrics["oof_cost"])
+    written = json.loads((chain.base_dir / "reports" / "response_model.json").read_text())
+    assert written["campaign_cost"] == pytest.approx(written["contacted"] * COST)
+    assert written["campaign_revenue"] == pytest.approx(written["contacted_responders"] * REVENUE)
+    assert written["campaign_profit"] == pytest.approx(written["campaign_revenue"] - written["campaign_cost"])
     oof = chain.value("response_model").oof
     contacted = oof["oof_probability"] * REVENUE > COST
-    assert int(contacted.sum()) == metrics["oof_contacted"]
-    assert int(oof.loc[contacted, "Response"].sum()) == metrics["oof_responders"]
+    assert int(contacted.sum()) == written["contacted"]  # every customer of this sample is trained on
+    assert int(oof.loc[contacted, "Response"].sum()) == written["contacted_responders"]
+
+
+def test_scored_customers_earn_exactly_the_campaign_profit_of_the_model_report(chain):
+    scored = chain.value("scored_customers")
+    written = json.loads((chain.base_dir / "reports" / "response_model.json").read_text())
+    assert (scored["score_source"] == "out_of_fold").all()  # trained on every one of them
+    contacted = scored[scored["contact"]]
+    observed = contacted["Response"].sum() * REVENUE - len(contacted) * COST
+    assert observed == pytest.approx(written["campaign_profit"], abs=1)
+    everyone = scored["Response"].sum() * REVENUE - len(scored) * COST
+    assert written["baseline_profit_same_customers"] == pytest.approx(everyone)
 
 
 def test_response_model_writes_its_report(chain):
@@ -52,7 +63,7 @@ def test_response_model_writes_its_report(chain):
     assert written["model"] == model.name
     assert written["cv_roc_auc"] == pytest.approx(model.metrics["roc_auc"])
     assert written["contacted"] == model.metrics["oof_contacted"]
-    assert written["baseline_customers"] == len(chain.value("raw_customers"))
+    assert written["baseline_lines_as_received"] == len(chain.value("raw_customers"))
     assert {row["model"] for row in written["model_comparison"]} >= {model.name}
     assert (chain.base_dir / "reports" / "profit_curve.png").stat().st_size > 0
 
@@ -86,11 +97,25 @@ def test_scored_customers_contact_is_positive_expected_profit(chain):
     assert result.check_results[0].passed
 
 
-def test_scored_customers_use_the_stored_model(chain):
+def test_scored_customers_the_model_was_trained_on_get_their_out_of_fold_scores(chain):
     scored = chain.value("scored_customers")
-    expected = chain.value("response_model").predict_proba(chain.value("clustered_customers"))
-    assert np.allclose(scored["response_probability"], expected)
+    oof = chain.value("response_model").oof.set_index("ID")["oof_probability"]
+    assert np.allclose(scored["response_probability"], oof.loc[scored["ID"]].to_numpy())
     assert (scored["cluster"].to_numpy() == chain.value("clustered_customers")["cluster"].to_numpy()).all()
+
+
+def test_a_changed_customer_is_scored_by_the_stored_model(chain):
+    clustered = chain.value("clustered_customers").copy()
+    clustered.loc[clustered.index[0], "Recency"] += 1  # no longer the row the model was trained on
+    result = scored_customers(
+        clustered_customers=clustered,
+        response_model=chain.value("response_model"),
+        campaign_prices=chain.value("campaign_prices"),
+    )
+    sources = result.value["score_source"]
+    assert sources.iloc[0] == "model" and (sources.iloc[1:] == "out_of_fold").all()
+    expected = chain.value("response_model").predict_proba(clustered.iloc[[0]])[0]
+    assert result.value["response_probability"].iloc[0] == pytest.approx(expected)
 
 
 def test_scored_customers_deciles_rank_the_scores(chain):
@@ -110,4 +135,6 @@ def test_scored_customers_work_without_response(chain):
         campaign_prices=chain.value("campaign_prices"),
     )
     assert result.value["Response"].isna().all()
-    assert np.allclose(result.value["response_probability"], chain.value("scored_customers")["response_probability"])
+    assert (result.value["score_source"] == "model").all()  # nightly rescoring of an unlabelled file
+    expected = chain.value("response_model").predict_proba(chain.value("clustered_customers"))
+    assert np.allclose(result.value["response_probability"], expected)
