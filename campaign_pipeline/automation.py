@@ -22,6 +22,7 @@ RESCORED_ASSETS = AssetSelection.assets(
     "raw_customers",
     "campaign_prices",
     "cleaned_customers",
+    "customer_dispositions",
     "engineered_customers",
     "scaled_customers",
     "clustered_customers",

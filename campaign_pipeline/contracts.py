@@ -124,16 +124,24 @@ def dataset_contract(name: str, model) -> dict[str, Any]:
     }
 
 
-def validated(model, frame: pd.DataFrame, metadata: Mapping[str, Any] | None = None) -> MaterializeResult:
+def validated(
+    model, frame: pd.DataFrame, metadata: Mapping[str, Any] | None = None, asset_key: str | None = None
+) -> MaterializeResult:
     """``frame`` as the asset's value, with the passed ``contract`` check and ``metadata``
     (figures rounded for reading). When ``frame`` breaks ``model`` the step fails without
-    retry, with the failure cases: nothing is written."""
+    retry, with the failure cases: nothing is written. ``asset_key`` names which asset of a
+    multi-asset the frame is."""
     failures = contract_failures(model, frame)
     if failures is None:
         return MaterializeResult(
+            asset_key=asset_key,
             value=frame,
             metadata=rounded(metadata or {}),
-            check_results=[AssetCheckResult(check_name=CONTRACT_CHECK, passed=True, metadata={"rows_checked": len(frame)})],
+            check_results=[
+                AssetCheckResult(
+                    asset_key=asset_key, check_name=CONTRACT_CHECK, passed=True, metadata={"rows_checked": len(frame)}
+                )
+            ],
         )
     description = describe_failures(
         model.__name__,

@@ -126,10 +126,11 @@ def _write_once(path: UPath, write: Callable[[Any], None]) -> None:
 
 
 def write_parquet(frame: pd.DataFrame, path: UPath) -> None:
-    """Deterministic Parquet: no index, no ``attrs``, zstd; same frame, same bytes."""
+    """Deterministic Parquet: a named index (the file's ``line``) kept, an unnamed one not,
+    no ``attrs``, zstd; same frame, same bytes."""
     bare = frame.copy(deep=False)
     bare.attrs = {}
-    table = pa.Table.from_pandas(bare, preserve_index=False)
+    table = pa.Table.from_pandas(bare, preserve_index=frame.index.name is not None)
     write_atomically(path, lambda handle: pq.write_table(table, handle, compression=PARQUET_COMPRESSION))
 
 

@@ -50,6 +50,7 @@ PRODUCT_FAMILIES = {
 RESPONSE = "Response"
 SCORE_SOURCE = "score_source"
 SCORE_SOURCES = ("out_of_fold", "model")
+DISPOSITIONS = ("scored", "duplicate", "dropped")
 COST_COLUMN = "Z_CostContact"
 REVENUE_COLUMN = "Z_Revenue"
 # Columns a customer file may lack: a scoring-only file has no Response, and the
@@ -73,7 +74,7 @@ class RawCustomers(pa.DataFrameModel):
     birth years) are kept here on purpose and handled by ``cleaned_customers``.
     """
 
-    ID: Series[int] = pa.Field(unique=True, ge=0, description="Customer ID, unique in the file")
+    ID: Series[int] = pa.Field(ge=0, description="Customer ID; lines sharing one are identical (one customer exported twice)")
     Year_Birth: Series[int] = pa.Field(ge=1800, le=2100, description="Birth year")
     Education: Series[str] = pa.Field(description="Education level as spelled in the file")
     Marital_Status: Series[str] = pa.Field(description="Marital status as spelled in the file")
@@ -112,6 +113,10 @@ class RawCustomers(pa.DataFrameModel):
     def some_income_known(cls, frame: pd.DataFrame) -> bool:
         return bool(frame["Income"].notna().any())
 
+    @pa.dataframe_check(description="Lines that share an ID are identical")
+    def one_customer_per_id(cls, frame: pd.DataFrame) -> pd.Series:
+        return ~frame["ID"].duplicated(keep=False) | frame.duplicated(keep=False)
+
 
 # The columns of a customer file, in the reference file's order.
 INPUT_COLUMNS: tuple[str, ...] = tuple(RawCustomers.to_schema().columns)
@@ -121,6 +126,7 @@ class CleanedCustomers(RawCustomers):
     """Customers after the cleaning rules: no duplicates ignoring ID, plausible birth
     years, standard categories, income placeholders removed and missing income handled."""
 
+    ID: Series[int] = pa.Field(unique=True, ge=0, description="Customer ID, one line per customer")
     Year_Birth: Series[int] = pa.Field(ge=1901, le=2100, description="Birth year, impossible ones removed")
     Education: Series[pa.Category] = pa.Field(isin=list(EDUCATION_LEVELS), description="Standard education level")
     Marital_Status: Series[pa.Category] = pa.Field(isin=list(MARITAL_STATUSES), description="Standard marital status")
@@ -170,6 +176,28 @@ class ClusteredCustomers(EngineeredCustomers):
 
     cluster: Series[int] = pa.Field(ge=0, description="Segment id (0 = lowest spend)")
     cluster_name: Series[str] = pa.Field(description="Descriptive segment name")
+
+
+class CustomerDispositions(pa.DataFrameModel):
+    """One row per line of the input file: what became of it, and why."""
+
+    ID: Series[int] = pa.Field(ge=0, description="Customer ID on that line")
+    line: Series[int] = pa.Field(unique=True, ge=2, description="Line of the file (the header is line 1)")
+    disposition: Series[str] = pa.Field(
+        isin=list(DISPOSITIONS),
+        description="scored; duplicate (another line stands for this customer); dropped (by a cleaning rule)",
+    )
+    duplicate_of: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="For a duplicate: the ID that was kept")
+    reason: Series[str] = pa.Field(description="The rule that removed the line, empty when scored")
+
+    class Config:
+        strict = True
+        ordered = True
+
+    @pa.dataframe_check(description="Duplicates name the kept ID; only removed lines have a reason")
+    def reasons_match_dispositions(cls, frame: pd.DataFrame) -> pd.Series:
+        duplicate = frame["disposition"].eq("duplicate")
+        return frame["duplicate_of"].notna().eq(duplicate) & frame["reason"].ne("").eq(frame["disposition"].ne("scored"))
 
 
 class ScoredCustomers(pa.DataFrameModel):
@@ -258,6 +286,8 @@ class RetargetingImpact(pa.DataFrameModel):
     targeted_cost: Series[float] = pa.Field(ge=0)
     targeted_revenue: Series[float] = pa.Field(ge=0)
     targeted_profit: Series[float] = pa.Field(ge=0)
+    targeted_profit_low: Series[float] = pa.Field(description="Seeded bootstrap 95% interval of targeted_profit, low end")
+    targeted_profit_high: Series[float] = pa.Field(description="Seeded bootstrap 95% interval of targeted_profit, high end")
     share_of_expected_profit: Series[float] = pa.Field(ge=0, le=1)
     recommended: Series[bool]
 

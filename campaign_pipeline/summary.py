@@ -26,6 +26,8 @@ IMPACT_COLUMNS = {
     "expected_profit": "profit, contact all (MU)",
     "targeted_customers": "targeted",
     "targeted_profit": "profit, targeted (MU)",
+    "targeted_profit_low": "95% low",
+    "targeted_profit_high": "95% high",
     "recommended": "recommended",
 }
 
@@ -38,6 +40,10 @@ def _require(path: UPath) -> UPath:
     if not path.exists():
         raise MissingOutputs(f"{path} does not exist: materialize the assets first")
     return path
+
+
+def _interval(bounds: list[float], spec: str) -> str:
+    return f"{format(bounds[0], spec)} to {format(bounds[1], spec)}"
 
 
 def summarise(data_dir: str | UPath) -> str:
@@ -56,6 +62,8 @@ def summarise(data_dir: str | UPath) -> str:
             "response rate": "{:.1%}".format,
             "profit, contact all (MU)": "{:,.0f}".format,
             "profit, targeted (MU)": "{:,.0f}".format,
+            "95% low": "{:,.0f}".format,
+            "95% high": "{:,.0f}".format,
         },
     )
     lines = [
@@ -68,16 +76,20 @@ def summarise(data_dir: str | UPath) -> str:
         "",
         f"Retarget cluster {recommended['cluster']} ({recommended['name']}): contacting its "
         f"{recommended['targeted']:,} worthwhile customers is expected to bring "
-        f"{recommended['profit, targeted (MU)']:,.0f} MU.",
+        f"{recommended['profit, targeted (MU)']:,.0f} MU (95% interval {recommended['95% low']:,.0f} to "
+        f"{recommended['95% high']:,.0f}).",
         "",
         f"Response model (response_model): {model['model']}, out of fold on "
         f"{model['cv_evaluated_customers']:,} customers: ROC-AUC {model['cv_roc_auc']:.3f}, "
         f"PR-AUC {model['cv_pr_auc']:.3f}, Brier {model['cv_brier']:.3f}, "
-        f"top-decile lift {model['top_decile_lift']:.2f}.",
+        f"top-decile lift {model['top_decile_lift']:.2f}; 95% intervals: ROC-AUC {_interval(model['cv_roc_auc_interval'], '.3f')}, "
+        f"PR-AUC {_interval(model['cv_pr_auc_interval'], '.3f')}.",
         f"Rule: {model['contact_rule']}.",
         f"Campaign on honest scores: contact {model['contacted']:,} of {model['evaluated_customers']:,} customers, "
-        f"{model['contacted_responders']:,} respond ({model['contacted_response_rate']:.1%}), "
-        f"profit {model['campaign_profit']:,.0f} MU; contacting all {model['evaluated_customers']:,} of the same "
+        f"{model['contacted_responders']:,} respond ({model['contacted_response_rate']:.1%}, 95% interval "
+        f"{_interval(model['contacted_response_rate_interval'], '.1%')}), "
+        f"profit {model['campaign_profit']:,.0f} MU (95% interval {_interval(model['campaign_profit_interval'], ',.0f')}); "
+        f"contacting all {model['evaluated_customers']:,} of the same "
         f"customers: {model['baseline_profit_same_customers']:,.0f} MU; every line of the file as received "
         f"({model['baseline_lines_as_received']:,} lines): {model['baseline_profit_as_received']:,.0f} MU.",
         model["goal_statement"],

@@ -19,6 +19,7 @@ EXPECTED_DEPENDENCIES = {
     "raw_customers": set(),
     "campaign_prices": {"raw_customers"},
     "cleaned_customers": {"raw_customers"},
+    "customer_dispositions": {"raw_customers"},
     "engineered_customers": {"cleaned_customers"},
     "segment_preprocessor": {"engineered_customers"},
     "scaled_customers": {"engineered_customers", "segment_preprocessor"},
@@ -44,6 +45,7 @@ EXPECTED_DEPENDENCIES = {
 CONTRACT_CHECKED = {
     "raw_customers",
     "cleaned_customers",
+    "customer_dispositions",
     "engineered_customers",
     "scaled_customers",
     "clustered_customers",

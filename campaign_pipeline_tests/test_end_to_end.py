@@ -48,11 +48,11 @@ def test_same_input_gives_identical_parquet(synthetic_run, tmp_path):
         assert first[f"{name}.parquet"] == second[f"{name}.parquet"], name
 
 
-def test_contract_break_fails_the_run_and_keeps_the_previous_file(synthetic_run, tmp_path):
+def test_refused_input_fails_the_run_and_keeps_the_previous_files(synthetic_run, tmp_path):
     data_dir, _ = synthetic_run
     assert materialize_all(tmp_path).success
     before = checksums(tmp_path)
-    # A reference date before enrolment makes tenure negative: EngineeredCustomers refuses it.
+    # Customers enrolled after the reference date: refused naming the input column, not tenure.
     result = materialize_all(
         tmp_path,
         run_config={"ops": {"engineered_customers": {"config": {"reference_date": "2012-01-01"}}}},
@@ -61,7 +61,9 @@ def test_contract_break_fails_the_run_and_keeps_the_previous_file(synthetic_run,
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert failure.step_key == "engineered_customers"
-    assert "tenure_months" in str(failure.event_specific_data.error)
+    error = str(failure.event_specific_data.error)
+    assert "Dt_Customer" in error and "enrolled after the reference date 2012-01-01" in error
+    assert "tenure_months" not in error
     assert checksums(tmp_path) == before
 
 
@@ -97,6 +99,55 @@ def test_real_file_end_to_end(real_csv, tmp_path):
     assert len(contacts) == model_contacts(tmp_path) and contacts["ID"].is_unique
     profiles = pd.read_parquet(tmp_path / "cluster_profiles.parquet")
     assert profiles["name"].is_unique and {"income_MU", "spend_MU", "recency_days"} <= set(profiles.columns)
+    assert_honest_and_complete(tmp_path, lines=2240)
+
+
+def assert_honest_and_complete(data_dir: Path, lines: int) -> None:
+    """Issue 14's acceptance on a labelled file: honest scores whose contacts earn the
+    reported profit, one disposition per line, one contact per person, intervals."""
+    model = json.loads((data_dir / "reports" / "response_model.json").read_text())
+    scored = pd.read_parquet(data_dir / "scored_customers.parquet")
+    assert (scored["score_source"] == "out_of_fold").all()  # below cv_sample, trained on everyone
+    contacted = scored[scored["contact"]]
+    observed = contacted["Response"].sum() * 11 - len(contacted) * 3
+    assert abs(observed - model["campaign_profit"]) <= 1
+    assert model["baseline_profit_same_customers"] == scored["Response"].sum() * 11 - len(scored) * 3
+    for name in ("cv_roc_auc", "cv_pr_auc", "contacted_response_rate", "campaign_profit"):
+        low, high = model[f"{name}_interval"]
+        assert low <= model[name] <= high, name
+    dispositions = pd.read_parquet(data_dir / "customer_dispositions.parquet")
+    assert len(dispositions) == lines and dispositions["line"].tolist() == list(range(2, lines + 2))
+    assert set(dispositions.loc[dispositions["disposition"] == "scored", "ID"]) == set(scored["ID"])
+    # Nobody is contacted twice: at most one ID of a duplicate group is in the contact list.
+    contacts = pd.read_csv(data_dir / "exports" / "contact_list.csv")
+    groups = dispositions["duplicate_of"].fillna(dispositions["ID"]).astype("int64")
+    in_list = dispositions["ID"].isin(contacts["ID"]) & dispositions["disposition"].ne("dropped")
+    assert not groups[in_list].duplicated().any()
+    impact = pd.read_parquet(data_dir / "retargeting_impact.parquet")
+    assert (impact["targeted_profit_low"] <= impact["targeted_profit"]).all()
+    assert (impact["targeted_profit"] <= impact["targeted_profit_high"]).all()
+
+
+@pytest.mark.parametrize(
+    "column, value, rule",
+    [("Income", 1e12, "cleaning/implausible_incomes_removed"), ("Year_Birth", 2016, "cleaning/too_young_at_enrolment_dropped")],
+)
+def test_an_implausible_value_is_handled_by_a_named_rule(tmp_path, synthetic_frame, column, value, rule):
+    from campaign_pipeline.sources.synthetic import write_customers_csv
+
+    frame = synthetic_frame.copy()
+    frame.loc[10, column] = value
+    write_customers_csv(frame, tmp_path / "customers.csv")
+    result = materialize_all(tmp_path / "data", raw_csv=str(tmp_path / "customers.csv"))
+    assert result.success
+    cleaning = result.asset_materializations_for_node("cleaned_customers")[0]
+    assert cleaning.metadata[rule].value == 1
+    engineered = pd.read_parquet(tmp_path / "data" / "engineered_customers.parquet")
+    line = 12  # frame row 10 is the file's line 12
+    if line in engineered.index:
+        assert engineered.loc[line, column] != value
+    assert (engineered[column] != value).all()
+    assert_honest_and_complete(tmp_path / "data", lines=len(frame))
 
 
 def test_nightly_rescore_scores_a_file_without_response_with_the_stored_models(tmp_path, synthetic_frame):

@@ -75,7 +75,8 @@ def test_retargeting_needs_exactly_one_recommendation():
         "cluster": 0, "name": "a", "customers": 10, "share": 0.5, "response_rate": 0.1, "mean_score": 0.1,
         "expected_responders": 1.0, "contact_cost": 30.0, "expected_revenue": 11.0, "expected_profit": -19.0,
         "targeted_customers": 1, "targeted_expected_responders": 0.5, "targeted_cost": 3.0,
-        "targeted_revenue": 5.5, "targeted_profit": 2.5, "share_of_expected_profit": 1.0, "recommended": True,
+        "targeted_revenue": 5.5, "targeted_profit": 2.5, "targeted_profit_low": 0.0, "targeted_profit_high": 5.0,
+        "share_of_expected_profit": 1.0, "recommended": True,
     }
     good = pd.DataFrame([row, {**row, "cluster": 1, "recommended": False, "share_of_expected_profit": 0.0}])
     RetargetingImpact.validate(good)

@@ -22,6 +22,8 @@ IMPACT = pd.DataFrame(
         "expected_profit": [1200.0, -2500.0],
         "targeted_customers": [310, 40],
         "targeted_profit": [1500.0, 60.0],
+        "targeted_profit_low": [1200.0, 10.0],
+        "targeted_profit_high": [1800.0, 110.0],
         "recommended": [True, False],
     }
 )
@@ -39,6 +41,10 @@ MODEL = {
     "contacted_responders": 170,
     "contacted_response_rate": 170 / 350,
     "campaign_profit": 820.0,
+    "cv_roc_auc_interval": [0.88, 0.92],
+    "cv_pr_auc_interval": [0.6, 0.7],
+    "contacted_response_rate_interval": [0.44, 0.53],
+    "campaign_profit_interval": [600.0, 1040.0],
     "baseline_profit_same_customers": -2814,
     "baseline_lines_as_received": 2240,
     "baseline_profit_as_received": -3046,

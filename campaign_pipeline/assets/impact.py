@@ -36,6 +36,8 @@ IMPACT_COLUMNS_SHOWN = [
     "expected_profit",
     "targeted_customers",
     "targeted_profit",
+    "targeted_profit_low",
+    "targeted_profit_high",
     "share_of_expected_profit",
     "recommended",
 ]

@@ -3,13 +3,13 @@
 from dataclasses import asdict
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, asset
+from dagster import AssetExecutionContext, AssetOut, Config, asset, multi_asset
 from pydantic import Field
 
 from campaign_pipeline.assets import DATA_ENGINEERING, settings_from
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.resources import CustomerSource
-from campaign_pipeline.schemas import CleanedCustomers, RawCustomers
+from campaign_pipeline.schemas import CleanedCustomers, CustomerDispositions, RawCustomers
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
 
 INGEST = "ingest"
@@ -58,28 +58,63 @@ class CleaningConfig(Config):
     marital_status_map: dict[str, str] = Field(RULES.marital_status_map, description="Non-standard marital statuses")
 
 
-@asset(**DOMAIN, kinds={"pandas", "pandera", "parquet"}, **dataset_contract("cleaned_customers", CleanedCustomers))
-def cleaned_customers(
-    context: AssetExecutionContext, config: CleaningConfig, raw_customers: pd.DataFrame
-):
-    """Customers after the cleaning rules, each configurable and counted in metadata.
+CLEANED_DESCRIPTION = """Customers after the cleaning rules, each configurable and counted in metadata,
+indexed by their line in the file.
 
-    Rows equal on every column but ``ID`` are one customer entered twice: the first copy
-    stays. Duplicate groups whose copies disagree on ``Response`` are dropped whole by
-    default (the label is contradictory). Impossible birth years are dropped; income
-    placeholders become missing and missing income is imputed with the median of the same
-    education level (``income_imputed`` marks it). Non-standard education levels and
-    marital statuses are mapped to standard ones.
-    """
-    cleaned, counts = clean_customers(raw_customers, settings_from(config, CleaningRules))
+Identical lines, and rows equal on every column but ``ID``, are one customer entered
+twice: the first copy stays. Duplicate groups whose copies disagree on ``Response`` are
+dropped whole by default (the label is contradictory). Impossible birth years (and
+customers too young at enrolment, such as a birth year after the snapshot), and spends or
+counts beyond any customer's are dropped; income placeholders and implausible incomes
+become missing, and missing income is imputed with the median of the same education level
+(``income_imputed`` marks it). Non-standard education levels and marital statuses are
+mapped to standard ones."""
+DISPOSITIONS_DESCRIPTION = """One row per line of the input file: ``ID``, ``line``, ``disposition`` (``scored``,
+``duplicate`` or ``dropped``), ``duplicate_of`` (the ID kept for a duplicate, which stands
+for it in scores and the contact list) and ``reason`` (the rule that removed the line).
+Nobody is left out silently, and nobody is contacted twice."""
+
+
+@multi_asset(
+    outs={
+        "cleaned_customers": AssetOut(
+            **DOMAIN,
+            kinds={"pandas", "pandera", "parquet"},
+            description=CLEANED_DESCRIPTION,
+            metadata=dataset_contract("cleaned_customers", CleanedCustomers)["metadata"],
+        ),
+        "customer_dispositions": AssetOut(
+            **DOMAIN,
+            kinds={"pandas", "pandera", "parquet"},
+            description=DISPOSITIONS_DESCRIPTION,
+            metadata=dataset_contract("customer_dispositions", CustomerDispositions)["metadata"],
+        ),
+    },
+    check_specs=[
+        *dataset_contract("cleaned_customers", CleanedCustomers)["check_specs"],
+        *dataset_contract("customer_dispositions", CustomerDispositions)["check_specs"],
+    ],
+)
+def cleaned_customers(context: AssetExecutionContext, config: CleaningConfig, raw_customers: pd.DataFrame):
+    """The cleaning step: the cleaned customers and what became of every line of the file."""
+    cleaned, counts, dispositions = clean_customers(raw_customers, settings_from(config, CleaningRules))
     counted = asdict(counts)
     mapped = counted.pop("categories_mapped")
-    context.log.info(f"Cleaning kept {counts.rows_out} of {counts.rows_in} rows")
-    return validated(
-        CleanedCustomers,
-        cleaned,
-        {
-            **{f"cleaning/{key}": value for key, value in counted.items()},
-            **{f"cleaning/mapped_{column}": value for column, value in mapped.items()},
-        },
+    context.log.info(f"Cleaning kept {counts.rows_out} of {counts.rows_in} lines")
+    return (
+        validated(
+            CleanedCustomers,
+            cleaned,
+            {
+                **{f"cleaning/{key}": value for key, value in counted.items()},
+                **{f"cleaning/mapped_{column}": value for column, value in mapped.items()},
+            },
+            asset_key="cleaned_customers",
+        ),
+        validated(
+            CustomerDispositions,
+            dispositions,
+            {f"lines/{name}": int(count) for name, count in dispositions["disposition"].value_counts().items()},
+            asset_key="customer_dispositions",
+        ),
     )

@@ -16,6 +16,7 @@ from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE, SCORE_SOURCE, ScoredCustomers
 from campaign_pipeline.transforms.charts import profit_curve_chart
 from campaign_pipeline.transforms.impact import score_customers
+from campaign_pipeline.transforms.uncertainty import bootstrap_intervals
 from campaign_pipeline.transforms.response import ModelSettings, ResponseModel, business_goals, fit_response_model
 from campaign_pipeline.transforms.response import frame_sha256, holdout_importance, profit_curve, responder_rules
 
@@ -95,6 +96,7 @@ def response_model(
         "campaign_revenue": campaign["revenue"],
         "campaign_profit": campaign["profit"],
         "evaluated_customers": len(y),
+        **_intervals(model, y, probability, prices, settings.random_state),
         "baseline_profit_same_customers": same_customers["profit"],
         "baseline_response_rate_same_customers": same_customers["response_rate"],
         "baseline_profit_as_received": as_received["profit"],
@@ -127,6 +129,22 @@ def response_model(
             ),
         },
     )
+
+
+def _intervals(model: ResponseModel, y, probability, prices, random_state: int) -> dict[str, list[float]]:
+    """Seeded bootstrap 95% intervals: ROC-AUC and PR-AUC on the out-of-fold scores they
+    are measured on, the contacted response rate and the campaign profit on every
+    customer's honest score."""
+    oof = bootstrap_intervals(
+        model.oof[RESPONSE].to_numpy(), model.oof["oof_probability"].to_numpy(), prices, random_state=random_state
+    )
+    campaign = bootstrap_intervals(y, probability, prices, random_state=random_state)
+    return {
+        "cv_roc_auc_interval": oof["cv_roc_auc_interval"],
+        "cv_pr_auc_interval": oof["cv_pr_auc_interval"],
+        "contacted_response_rate_interval": campaign["contacted_response_rate_interval"],
+        "campaign_profit_interval": campaign["campaign_profit_interval"],
+    }
 
 
 @asset(**DOMAIN, kinds={"pandas", "scikitlearn", "parquet"}, **dataset_contract("scored_customers", ScoredCustomers))

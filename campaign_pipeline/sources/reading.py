@@ -51,7 +51,7 @@ class ReadStats:
     byte_order_mark: bool = False
     line_ending: str = "n/a"
     extra_columns_dropped: list[str] = field(default_factory=list)
-    identical_lines_dropped: int = 0
+    identical_lines: int = 0  # kept: cleaning counts them as duplicates of the first
 
     def as_metadata(self) -> dict:
         return asdict(self)
@@ -161,14 +161,14 @@ def type_customer_table(
         else:
             typed[column] = _whole_numbers(values, column, source)
 
-    typed, identical = _drop_identical_lines(typed, source)
+    identical = _refuse_conflicting_ids(typed, source)
     stats = ReadStats(
         source=source,
         rows=len(typed),
         date_format=date_format,
         has_response="Response" in typed.columns,
         extra_columns_dropped=extra,
-        identical_lines_dropped=identical,
+        identical_lines=identical,
     )
     return typed, stats
 
@@ -371,14 +371,15 @@ def _establish_day_month_order(
     return evidence
 
 
-def _drop_identical_lines(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, int]:
-    """Identical lines are one customer exported twice: drop the copies and count them.
-    The same ID with *different* data cannot be resolved without guessing: refuse."""
+def _refuse_conflicting_ids(frame: pd.DataFrame, source: str) -> int:
+    """Identical lines are one customer exported twice: they stay, for cleaning to count
+    as duplicates of the first (every line is accounted for). The same ID with *different*
+    data cannot be resolved without guessing: refuse. Returns the identical lines."""
     identical = frame.duplicated(keep="first")
-    frame = frame.loc[~identical]
-    clashing = frame["ID"].duplicated(keep=False)
+    distinct = frame.loc[~identical]
+    clashing = distinct["ID"].duplicated(keep=False)
     if clashing.any():
-        ids = frame.loc[clashing, "ID"]
+        ids = distinct.loc[clashing, "ID"]
         first_id = ids.iloc[0]
         raise InputDataError(
             f"{ids.nunique()} customer ID(s) appear on several lines with different data "
@@ -389,4 +390,4 @@ def _drop_identical_lines(frame: pd.DataFrame, source: str) -> tuple[pd.DataFram
             expected="one line per customer ID",
             fix="Remove or merge the conflicting lines, or give them distinct IDs.",
         )
-    return frame, int(identical.sum())
+    return int(identical.sum())

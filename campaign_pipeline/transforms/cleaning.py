@@ -7,21 +7,40 @@ import numpy as np
 import pandas as pd
 
 from campaign_pipeline.errors import InputDataError
-from campaign_pipeline.schemas import EDUCATION_LEVELS, MARITAL_STATUSES, RESPONSE
+from campaign_pipeline.schemas import (
+    DISPOSITIONS,
+    EDUCATION_LEVELS,
+    MARITAL_STATUSES,
+    PURCHASE_COLUMNS,
+    RESPONSE,
+    SPEND_COLUMNS,
+)
 
 ConflictPolicy = Literal["drop_group", "keep_first", "positive_if_any"]
 MissingIncomePolicy = Literal["impute_median", "drop"]
 
 
+# What became of each line of the file (customer_dispositions).
+SCORED, DUPLICATE, DROPPED = DISPOSITIONS
+COUNT_COLUMNS = (*PURCHASE_COLUMNS, "NumWebVisitsMonth")
+
+
 @dataclass(frozen=True)
 class CleaningRules:
-    """What cleaning does. Defaults follow REFERENCE §1.
+    """What cleaning does. Defaults follow REFERENCE §1; each rule is counted, and every
+    line it removes is listed with its reason in the dispositions.
 
+    - Identical lines (ID included) are one customer exported twice: the first stays.
     - Rows equal on every column but ``ID`` are one customer entered twice: the first
       copy is kept. When the copies disagree on ``Response`` the label is contradictory;
       ``drop_group`` (default) removes the whole group rather than pick a side.
-    - Birth years before ``min_birth_year`` are impossible ages: the row is dropped.
-    - ``income_placeholders`` (666,666) are not incomes: they become missing.
+    - Birth years before ``min_birth_year`` are impossible ages, and customers younger than
+      ``min_age_at_enrolment`` when they enrolled (``Dt_Customer``) impossible customers (a
+      birth year after the snapshot is one of these): the row is dropped.
+    - A spend above ``max_spend`` MU in a product family, or a purchase or visit count above
+      ``max_count``, is beyond what any customer could have: the row is dropped.
+    - ``income_placeholders`` (666,666) are not incomes, nor is an income above
+      ``max_income`` MU a year: they become missing.
     - Missing income is imputed with the median income of the same education level
       (overall median where a level has none), and ``income_imputed`` says so.
     - Non-standard categories are mapped; values outside the known set become ``Other``.
@@ -30,7 +49,11 @@ class CleaningRules:
     deduplicate_ignoring_id: bool = True
     conflicting_response: ConflictPolicy = "drop_group"
     min_birth_year: int = 1901
+    min_age_at_enrolment: int = 16
+    max_spend: int = 100_000
+    max_count: int = 1_000
     income_placeholders: tuple[float, ...] = (666666.0,)
+    max_income: float = 10_000_000.0
     missing_income: MissingIncomePolicy = "impute_median"
     education_map: dict[str, str] = field(default_factory=lambda: {"2n Cycle": "Master"})
     marital_status_map: dict[str, str] = field(
@@ -43,16 +66,55 @@ class CleaningCounts:
     """Counts of what each rule did, for asset metadata."""
 
     rows_in: int
+    identical_lines_dropped: int
     duplicate_rows_dropped: int
     conflicting_response_groups: int
     conflicting_response_rows_dropped: int
     impossible_birth_years_dropped: int
+    too_young_at_enrolment_dropped: int
+    implausible_spend_dropped: int
+    implausible_count_dropped: int
     income_placeholders_removed: int
+    implausible_incomes_removed: int
     income_missing: int
     income_imputed: int
     income_missing_rows_dropped: int
     categories_mapped: dict[str, int]
     rows_out: int
+
+
+class _Dispositions:
+    """What becomes of each line: scored unless a rule drops it or it copies another."""
+
+    def __init__(self, raw: pd.DataFrame):
+        if not raw.index.is_unique:
+            raise ValueError("clean_customers needs a frame indexed by unique line numbers")
+        self.frame = pd.DataFrame(
+            {
+                "ID": raw["ID"].to_numpy(),
+                "disposition": SCORED,
+                "duplicate_of": pd.array([pd.NA] * len(raw), dtype="Int64"),
+                "reason": "",
+            },
+            index=raw.index,
+        )
+
+    def drop(self, frame: pd.DataFrame, mask: pd.Series, reason: str) -> pd.DataFrame:
+        self.frame.loc[frame.index[mask.to_numpy()], ["disposition", "reason"]] = [DROPPED, reason]
+        return frame.loc[~mask]
+
+    def copies(self, frame: pd.DataFrame, groups: pd.Series, reason: str) -> pd.DataFrame:
+        """Keep the first row of each group; the others copy it."""
+        is_copy = groups.duplicated(keep="first").to_numpy()
+        kept_id = frame["ID"].groupby(groups.to_numpy()).transform("first").to_numpy()
+        lines = frame.index[is_copy]
+        self.frame.loc[lines, ["disposition", "reason"]] = [DUPLICATE, reason]
+        self.frame.loc[lines, "duplicate_of"] = kept_id[is_copy]
+        return frame.loc[~is_copy]
+
+    def table(self) -> pd.DataFrame:
+        table = self.frame.rename_axis("line").reset_index()
+        return table[["ID", "line", "disposition", "duplicate_of", "reason"]]
 
 
 def duplicate_groups(frame: pd.DataFrame, ignore: tuple[str, ...] = ("ID",)) -> pd.Series:
@@ -63,16 +125,32 @@ def duplicate_groups(frame: pd.DataFrame, ignore: tuple[str, ...] = ("ID",)) -> 
     )
 
 
-def clean_customers(raw: pd.DataFrame, rules: CleaningRules, source: str = "the customer file") -> tuple[pd.DataFrame, CleaningCounts]:
-    """Apply ``rules`` to a frame that satisfies ``RawCustomers``."""
+def clean_customers(
+    raw: pd.DataFrame, rules: CleaningRules, source: str = "the customer file"
+) -> tuple[pd.DataFrame, CleaningCounts, pd.DataFrame]:
+    """Apply ``rules`` to a frame that satisfies ``RawCustomers``, indexed by file line.
+    Returns the cleaned customers (still indexed by line), the counts, and one row per
+    input line saying what became of it (``ID``, ``line``, ``disposition``,
+    ``duplicate_of``, ``reason``)."""
+    fates = _Dispositions(raw)
     frame = raw.copy()
     rows_in = len(frame)
 
+    identical = frame.duplicated(keep="first")
+    frame = fates.copies(frame, duplicate_groups(frame, ignore=()), "identical line")
+
     impossible = frame["Year_Birth"].lt(rules.min_birth_year)
-    frame = frame.loc[~impossible]
+    frame = fates.drop(frame, impossible, f"Year_Birth before {rules.min_birth_year}")
+    too_young = frame["Year_Birth"].gt(frame["Dt_Customer"].dt.year - rules.min_age_at_enrolment)
+    frame = fates.drop(frame, too_young, f"Year_Birth: younger than {rules.min_age_at_enrolment} at Dt_Customer")
+    big_spend = frame[list(SPEND_COLUMNS)].gt(rules.max_spend).any(axis=1)
+    frame = fates.drop(frame, big_spend, f"a Mnt* spend above {rules.max_spend:,} MU")
+    big_count = frame[list(COUNT_COLUMNS)].gt(rules.max_count).any(axis=1)
+    frame = fates.drop(frame, big_count, f"a Num* count above {rules.max_count:,}")
 
     placeholder = frame["Income"].isin(rules.income_placeholders)
-    frame.loc[placeholder, "Income"] = np.nan
+    implausible_income = frame["Income"].gt(rules.max_income)
+    frame.loc[placeholder | implausible_income, "Income"] = np.nan
     missing = frame["Income"].isna()
     if missing.all():
         raise InputDataError(
@@ -84,7 +162,7 @@ def clean_customers(raw: pd.DataFrame, rules: CleaningRules, source: str = "the 
     dropped_for_income = 0
     if rules.missing_income == "drop":
         dropped_for_income = int(missing.sum())
-        frame = frame.loc[~missing]
+        frame = fates.drop(frame, missing, "Income missing (missing_income: drop)")
         frame["income_imputed"] = False
     else:
         frame["income_imputed"] = missing
@@ -105,8 +183,7 @@ def clean_customers(raw: pd.DataFrame, rules: CleaningRules, source: str = "the 
     # income) count as the duplicates they are.
     conflicting_groups = conflicting_rows = duplicates = 0
     if rules.deduplicate_ignoring_id:
-        comparable = frame.drop(columns=[RESPONSE], errors="ignore")
-        groups = duplicate_groups(comparable)
+        groups = duplicate_groups(frame.drop(columns=[RESPONSE], errors="ignore"))
         if RESPONSE in frame.columns and rules.conflicting_response != "keep_first":
             spread = frame[RESPONSE].groupby(groups).agg(["min", "max"])
             conflicted = spread.index[spread["min"] != spread["max"]]
@@ -114,25 +191,29 @@ def clean_customers(raw: pd.DataFrame, rules: CleaningRules, source: str = "the 
             in_conflict = groups.isin(conflicted)
             if rules.conflicting_response == "drop_group":
                 conflicting_rows = int(in_conflict.sum())
-                frame, groups = frame.loc[~in_conflict], groups.loc[~in_conflict]
+                frame = fates.drop(frame, in_conflict, "copies disagree on Response (conflicting_response: drop_group)")
+                groups = groups.loc[~in_conflict]
             else:  # positive_if_any: one copy responded, so the customer did
                 frame.loc[in_conflict, RESPONSE] = 1
-        is_copy = groups.duplicated(keep="first")
-        duplicates = int(is_copy.sum())
-        frame = frame.loc[~is_copy]
+        duplicates = int(groups.duplicated(keep="first").sum())
+        frame = fates.copies(frame, groups, "equal on every column but ID")
 
-    frame = frame.reset_index(drop=True)
     counts = CleaningCounts(
         rows_in=rows_in,
+        identical_lines_dropped=int(identical.sum()),
         duplicate_rows_dropped=duplicates,
         conflicting_response_groups=conflicting_groups,
         conflicting_response_rows_dropped=conflicting_rows,
         impossible_birth_years_dropped=int(impossible.sum()),
+        too_young_at_enrolment_dropped=int(too_young.sum()),
+        implausible_spend_dropped=int(big_spend.sum()),
+        implausible_count_dropped=int(big_count.sum()),
         income_placeholders_removed=int(placeholder.sum()),
+        implausible_incomes_removed=int(implausible_income.sum()),
         income_missing=int(missing.sum()),
         income_imputed=int(frame["income_imputed"].sum()),
         income_missing_rows_dropped=dropped_for_income,
         categories_mapped=mapped,
         rows_out=len(frame),
     )
-    return frame, counts
+    return frame, counts, fates.table()

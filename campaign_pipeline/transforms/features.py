@@ -17,6 +17,7 @@ Choices that differ from the original notebook, on purpose:
 import numpy as np
 import pandas as pd
 
+from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.schemas import (
     ACCEPTED_COLUMNS,
     AGE_GROUPS,
@@ -45,7 +46,20 @@ def _label_of_max(frame: pd.DataFrame, labels: list[str], none_label: str) -> pd
 
 
 def engineer_features(cleaned: pd.DataFrame, reference_date: pd.Timestamp) -> pd.DataFrame:
-    """Add the engineered columns to a frame that satisfies ``CleanedCustomers``."""
+    """Add the engineered columns to a frame that satisfies ``CleanedCustomers`` (indexed by
+    file line). A customer who enrolled after the reference date means the date is wrong
+    for this file: refused, naming ``Dt_Customer`` and the lines, never a derived column."""
+    enrolled_later = cleaned["Dt_Customer"].gt(reference_date)
+    if enrolled_later.any():
+        raise InputDataError(
+            f"customers enrolled after the reference date {reference_date.date().isoformat()}",
+            source="the customer file",
+            column="Dt_Customer",
+            lines=cleaned.index[enrolled_later.to_numpy()].tolist(),
+            expected="enrolment dates on or before the reference date",
+            fix="Set reference_date to the file's snapshot date: run config ops: engineered_customers: config: "
+            "reference_date (CAMPAIGN_REFERENCE_DATE for scheduled runs).",
+        )
     frame = cleaned.copy()
     frame["age"] = (reference_date.year - frame["Year_Birth"]).astype("int64")
     frame["age_group"] = pd.cut(frame["age"], AGE_BINS, labels=AGE_GROUPS)

@@ -6,6 +6,7 @@ import pandas as pd
 from campaign_pipeline.economics import CampaignPrices
 from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms.profiles import segment_mix
+from campaign_pipeline.transforms.uncertainty import cluster_profit_intervals
 
 RECOMMENDATION_RULE = (
     "the cluster with the largest positive targeted profit (contacting only its customers "
@@ -60,6 +61,11 @@ def retargeting_table(scored: pd.DataFrame, profile: pd.DataFrame, prices: Campa
     table["targeted_cost"] = table["targeted_customers"] * cost
     table["targeted_revenue"] = table["targeted_expected_responders"] * revenue
     table["targeted_profit"] = table["targeted_revenue"] - table["targeted_cost"]
+    intervals = cluster_profit_intervals(
+        scored["cluster"].to_numpy(), scored["response_probability"].to_numpy(), prices
+    )
+    table["targeted_profit_low"] = [intervals[cluster][0] for cluster in table.index]
+    table["targeted_profit_high"] = [intervals[cluster][1] for cluster in table.index]
     total = table["targeted_profit"].sum()
     table["share_of_expected_profit"] = table["targeted_profit"] / total if total > 0 else 0.0
     best = table.sort_values(["targeted_profit", "customers"], ascending=False).index[0]
@@ -83,7 +89,8 @@ def recommendation_rationale(table: pd.DataFrame) -> str:
         f"Recommended: cluster {row['cluster']} '{row['name']}' ({row['customers']} customers, "
         f"{row['share']:.0%} of the base). Contacting its {row['targeted_customers']} customers with "
         f"positive expected profit is expected to bring {row['targeted_expected_responders']:.0f} "
-        f"acceptances and {row['targeted_profit']:,.0f} MU profit, "
+        f"acceptances and {row['targeted_profit']:,.0f} MU profit (95% interval {row['targeted_profit_low']:,.0f} "
+        f"to {row['targeted_profit_high']:,.0f}), "
         f"{row['share_of_expected_profit']:.0%} of the targeted profit over all clusters "
         f"(contacting the whole cluster: {row['expected_profit']:,.0f} MU). Rule: {RECOMMENDATION_RULE}."
     )

@@ -51,7 +51,7 @@ def segmentation_report_markdown(
     ]
     impact_view = impact[
         ["cluster", "name", "customers", "response_rate", "mean_score", "expected_profit", "targeted_customers",
-         "targeted_profit", "share_of_expected_profit", "recommended"]
+         "targeted_profit", "targeted_profit_low", "targeted_profit_high", "share_of_expected_profit", "recommended"]
     ]
     metrics = model.metrics
     lines = [
@@ -95,6 +95,8 @@ def segmentation_report_markdown(
         recommendation_rationale(impact),
         "",
         _markdown_table(impact_view),
+        "",
+        "targeted_profit_low and _high: seeded bootstrap 95% interval (1,000 resamples of the customers).",
         "",
         f"Over all clusters: contacting everyone is expected to make {impact['expected_profit'].sum():,.0f} MU; "
         f"contacting only the {int(impact['targeted_customers'].sum())} customers with positive expected profit, "

@@ -77,7 +77,9 @@ def _build_chain(base_dir: Path, context) -> Chain:
     raw = r["raw_customers"].value
     r["campaign_prices"] = campaign_prices(raw_customers=raw, campaign_economics=CampaignEconomics())
     prices = r["campaign_prices"].value
-    r["cleaned_customers"] = cleaned_customers(context, config=CleaningConfig(), raw_customers=raw)
+    r["cleaned_customers"], r["customer_dispositions"] = cleaned_customers(
+        context, config=CleaningConfig(), raw_customers=raw
+    )
     r["engineered_customers"] = engineered_customers(
         config=FeatureConfig(), cleaned_customers=r["cleaned_customers"].value
     )

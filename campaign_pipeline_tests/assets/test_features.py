@@ -2,9 +2,9 @@
 
 import pandas as pd
 import pytest
-from dagster import Failure
 
 from campaign_pipeline.assets.features import FeatureConfig, engineered_customers
+from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
 
 
@@ -41,10 +41,10 @@ def test_engineered_customers_age_moves_with_the_reference_date(chain):
     assert ((late.value["tenure_months"] - early.value["tenure_months"]) == 48).all()
 
 
-def test_engineered_customers_fails_before_enrolment(chain):
+def test_engineered_customers_refuses_a_reference_date_before_enrolment_naming_the_input(chain):
     cleaned = chain.value("cleaned_customers")
     before = (cleaned["Dt_Customer"].min() - pd.Timedelta(days=40)).date().isoformat()
-    with pytest.raises(Failure) as raised:
+    with pytest.raises(InputDataError) as raised:
         engineered_customers(config=FeatureConfig(reference_date=before), cleaned_customers=cleaned)
-    assert "EngineeredCustomers" in raised.value.description
-    assert "tenure_months" in raised.value.description
+    assert raised.value.column == "Dt_Customer" and "tenure_months" not in str(raised.value)
+    assert raised.value.lines == cleaned.index.tolist()  # every customer enrolled after that date

@@ -96,7 +96,7 @@ def test_cleaned_customers_drops_impossible_birth_years(chain):
 
 def test_cleaned_customers_counts_follow_the_config(chain, context):
     raw = chain.value("raw_customers")
-    strict = cleaned_customers(context, config=CleaningConfig(min_birth_year=1950), raw_customers=raw)
+    strict, _ = cleaned_customers(context, config=CleaningConfig(min_birth_year=1950), raw_customers=raw)
     default_dropped = chain["cleaned_customers"].metadata["cleaning/impossible_birth_years_dropped"]
     strict_dropped = strict.metadata["cleaning/impossible_birth_years_dropped"]
     assert strict_dropped > default_dropped
@@ -119,3 +119,31 @@ def test_cleaned_customers_fails_the_contract_on_negative_recency(chain, context
     assert "CleanedCustomers" in raised.value.description
     assert "'Recency'" in raised.value.description
     assert "-5" in raised.value.description
+
+
+def test_customer_dispositions_account_for_every_line(chain):
+    raw, cleaned = chain.value("raw_customers"), chain.value("cleaned_customers")
+    result = chain["customer_dispositions"]
+    dispositions = result.value
+    assert dispositions["line"].tolist() == raw.index.tolist()  # one row per line, in file order
+    scored = dispositions[dispositions["disposition"] == "scored"]
+    assert scored["line"].tolist() == cleaned.index.tolist() and scored["ID"].tolist() == cleaned["ID"].tolist()
+    duplicates = dispositions[dispositions["disposition"] == "duplicate"]
+    assert len(duplicates) > 0 and duplicates["duplicate_of"].isin(cleaned["ID"]).all()
+    dropped = dispositions[dispositions["disposition"] == "dropped"]
+    assert (dropped["reason"] != "").all() and dropped["reason"].str.contains("Year_Birth").any()
+    assert result.metadata["lines/scored"] == len(cleaned) and result.check_results[0].passed
+
+
+def test_implausible_values_are_handled_by_named_rules(chain, context):
+    raw = chain.value("raw_customers").copy()
+    income_line, birth_line = raw.index[3], raw.index[4]
+    raw.loc[income_line, "Income"] = 1e12
+    raw.loc[birth_line, "Year_Birth"] = 2016  # after the reference date, and after enrolment
+    cleaned, dispositions = cleaned_customers(context, config=CleaningConfig(), raw_customers=raw)
+    assert cleaned.metadata["cleaning/implausible_incomes_removed"] == 1
+    assert cleaned.value.loc[income_line, "Income"] < 1e6 and cleaned.value.loc[income_line, "income_imputed"]
+    assert cleaned.metadata["cleaning/too_young_at_enrolment_dropped"] == 1
+    assert birth_line not in cleaned.value.index
+    fate = dispositions.value.set_index("line").loc[birth_line]
+    assert fate["disposition"] == "dropped" and "Year_Birth" in fate["reason"]

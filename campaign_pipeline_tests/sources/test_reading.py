@@ -182,10 +182,11 @@ def test_duplicate_ids_with_different_data_are_refused(tmp_path, sample):
     assert error.column == "ID" and error.lines == [4, 9]
 
 
-def test_identical_lines_are_one_customer(tmp_path, sample):
+def test_identical_lines_are_kept_and_counted_for_cleaning(tmp_path, sample):
     doubled = pd.concat([sample, sample.iloc[[0]]], ignore_index=True)
     frame, report = read_customers(write_variant(doubled, tmp_path / "v.csv"))
-    assert len(frame) == len(sample) and report.identical_lines_dropped == 1
+    assert len(frame) == len(doubled) and report.identical_lines == 1
+    assert frame.index[-1] == len(doubled) + 1 and frame.iloc[-1].equals(frame.iloc[0])
 
 
 def test_non_ascii_text_is_kept(tmp_path, sample):

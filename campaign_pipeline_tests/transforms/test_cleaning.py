@@ -27,7 +27,7 @@ def copy_of(raw, row, new_id, **changes):
 
 
 def test_clean_table_passes_unchanged(raw):
-    cleaned, report = clean_customers(raw, CleaningRules())
+    cleaned, report, _ = clean_customers(raw, CleaningRules())
     assert report.rows_out == len(raw) == len(cleaned)
     assert not cleaned["income_imputed"].any()
     CleanedCustomers.validate(cleaned)
@@ -35,7 +35,7 @@ def test_clean_table_passes_unchanged(raw):
 
 def test_duplicates_ignoring_id_keep_the_first(raw):
     frame = copy_of(raw, 3, 999_001)
-    cleaned, report = clean_customers(frame, CleaningRules())
+    cleaned, report, _ = clean_customers(frame, CleaningRules())
     assert report.duplicate_rows_dropped == 1 and 999_001 not in cleaned["ID"].to_numpy()
 
 
@@ -45,7 +45,7 @@ def test_duplicates_ignoring_id_keep_the_first(raw):
 )
 def test_duplicates_that_disagree_on_response(raw, policy, rows_out, response):
     frame = copy_of(raw, 3, 999_001, Response=1 - raw.loc[3, "Response"])
-    cleaned, report = clean_customers(frame, CleaningRules(conflicting_response=policy))
+    cleaned, report, _ = clean_customers(frame, CleaningRules(conflicting_response=policy))
     assert report.rows_out == rows_out
     if policy != "keep_first":
         assert report.conflicting_response_groups == 1
@@ -56,14 +56,14 @@ def test_duplicates_that_disagree_on_response(raw, policy, rows_out, response):
 
 def test_impossible_birth_years_are_dropped(raw):
     raw.loc[[0, 5], "Year_Birth"] = [1893, 1900]
-    cleaned, report = clean_customers(raw, CleaningRules())
+    cleaned, report, _ = clean_customers(raw, CleaningRules())
     assert report.impossible_birth_years_dropped == 2 and cleaned["Year_Birth"].min() >= 1901
 
 
 def test_income_placeholder_and_missing_are_imputed_by_education(raw):
     raw.loc[0, "Income"] = 666666.0
     raw.loc[1, "Income"] = np.nan
-    cleaned, report = clean_customers(raw, CleaningRules())
+    cleaned, report, _ = clean_customers(raw, CleaningRules())
     assert report.income_placeholders_removed == 1 and report.income_imputed == 2
     for row in (0, 1):
         level = raw.loc[row, "Education"]
@@ -74,7 +74,7 @@ def test_income_placeholder_and_missing_are_imputed_by_education(raw):
 
 def test_missing_income_can_drop_rows(raw):
     raw.loc[2, "Income"] = np.nan
-    cleaned, report = clean_customers(raw, CleaningRules(missing_income="drop"))
+    cleaned, report, _ = clean_customers(raw, CleaningRules(missing_income="drop"))
     assert report.income_missing_rows_dropped == 1 and len(cleaned) == len(raw) - 1
 
 
@@ -88,7 +88,7 @@ def test_all_income_missing_is_a_clear_error(raw):
 def test_non_standard_categories_are_mapped(raw):
     raw.loc[0:3, "Marital_Status"] = ["Alone", "YOLO", "Absurd", "Bachelor"]
     raw.loc[0:1, "Education"] = ["2n Cycle", "Doctorate"]
-    cleaned, report = clean_customers(raw, CleaningRules())
+    cleaned, report, _ = clean_customers(raw, CleaningRules())
     assert cleaned.loc[0:3, "Marital_Status"].tolist() == ["Single", "Other", "Other", "Other"]
     assert cleaned.loc[0:1, "Education"].tolist() == ["Master", "Other"]
     assert report.categories_mapped == {"Education": 2, "Marital_Status": 4}
@@ -104,7 +104,7 @@ def test_real_file_cleaning_counts(real_csv):
     from campaign_pipeline.sources.reading import read_customers
 
     raw, _ = read_customers(real_csv)
-    cleaned, report = clean_customers(raw, CleaningRules())
+    cleaned, report, _ = clean_customers(raw, CleaningRules())
     assert report.impossible_birth_years_dropped == 3
     assert report.income_placeholders_removed == 1
     assert report.conflicting_response_groups == 19

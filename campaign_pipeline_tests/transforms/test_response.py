@@ -24,7 +24,7 @@ PRICES = CampaignPrices(cost_per_contact=3, revenue_per_response=11, source="tes
 
 
 def engineered(raw: pd.DataFrame) -> pd.DataFrame:
-    cleaned, _ = clean_customers(raw, CleaningRules())
+    cleaned, _, _ = clean_customers(raw, CleaningRules())
     return engineer_features(cleaned, REFERENCE_DATE)
 
 

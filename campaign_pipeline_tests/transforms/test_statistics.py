@@ -84,7 +84,7 @@ def test_real_file_age_effect_is_not_significant(real_csv):
     from campaign_pipeline.sources.reading import read_customers
 
     raw, _ = read_customers(real_csv)
-    cleaned, _ = clean_customers(raw, CleaningRules())
+    cleaned, _, _ = clean_customers(raw, CleaningRules())
     analysis = conversion_analysis(engineer_features(cleaned, pd.Timestamp("2014-12-31")))
     age = analysis[analysis["dimension"].eq("age_group")].iloc[0]
     assert age["chi2_p_value"] > 0.05 and "does not differ significantly" in age["conclusion"]

@@ -76,7 +76,7 @@ def test_intervals_contain_their_point_estimates(n, seed, sample):
         low, high = intervals[key]
         assert low < point < high, key
     assert intervals.details["extended_to_point"] == []
-    assert intervals.details["resampled_rows"] == min(n, sample) or n > sample
+    assert intervals.details["resampled_rows"] == n if n <= sample else abs(intervals.details["resampled_rows"] - sample) <= 4
 
 
 def test_same_inputs_same_intervals_and_the_seed_matters():
