@@ -110,3 +110,25 @@ def test_real_file_cleaning_counts(real_csv):
     assert report.conflicting_response_groups == 19
     assert not cleaned.drop(columns=["ID"]).duplicated().any()
     CleanedCustomers.validate(cleaned)
+
+
+def test_spends_and_counts_beyond_any_customer_are_dropped_and_listed(raw):
+    frame = raw.copy()
+    frame.loc[2, "MntWines"] = 250_000
+    frame.loc[5, "NumWebVisitsMonth"] = 5_000
+    cleaned, report, dispositions = clean_customers(frame, CleaningRules())
+    assert report.implausible_spend_dropped == 1 and report.implausible_count_dropped == 1
+    assert len(cleaned) == len(raw) - 2
+    reasons = dispositions.set_index("line")["reason"]
+    assert "Mnt" in reasons[2] and "Num" in reasons[5]
+
+
+def test_dispositions_name_the_kept_copy_of_every_duplicate(raw):
+    frame = pd.concat([copy_of(raw, 3, 999_001), raw.iloc[[7]]], ignore_index=True)  # a copy, and an identical line
+    cleaned, report, dispositions = clean_customers(frame, CleaningRules())
+    assert len(dispositions) == len(frame) and dispositions["line"].tolist() == frame.index.tolist()
+    duplicates = dispositions[dispositions["disposition"] == "duplicate"].set_index("ID")
+    assert duplicates.loc[999_001, "duplicate_of"] == raw.loc[3, "ID"]
+    assert duplicates.loc[raw.loc[7, "ID"], "duplicate_of"] == raw.loc[7, "ID"]
+    assert report.identical_lines_dropped == 1 and report.duplicate_rows_dropped == 1
+    assert (dispositions["disposition"] == "scored").sum() == len(cleaned) == len(raw)
