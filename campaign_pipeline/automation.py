@@ -29,7 +29,9 @@ RESCORED_ASSETS = AssetSelection.assets(
     "cluster_profiles",
     "scored_customers",
     "retargeting_impact",
+    "campaign_scenarios",
     "contact_list",
+    "prospect_scores",
 )
 
 nightly_rescore = define_asset_job(

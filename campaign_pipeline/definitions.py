@@ -3,6 +3,8 @@
 Environment variables choose where things are, never what the code does:
 
 - ``CAMPAIGN_RAW_CSV``: the customer file; unset means the seeded synthetic sample.
+- ``CAMPAIGN_PROSPECTS_CSV``: the look-alike prospects (demographics only); unset means
+  prospects from the synthetic generator, with the customer sample's seed.
 - ``CAMPAIGN_DATA_DIR``: where Parquet, models, reports and exports go (default ``data``;
   any ``universal-pathlib`` URL such as ``s3://bucket/campaign`` works).
 - ``CAMPAIGN_TIMEZONE``: timezone of the nightly and weekly schedules (default ``UTC``).
@@ -25,20 +27,31 @@ from dagster import (
     multiprocess_executor,
 )
 
-from campaign_pipeline.assets import analysis, economics, features, impact, ingest, response, segmentation
+from campaign_pipeline.assets import (
+    analysis,
+    campaign_report,
+    economics,
+    features,
+    impact,
+    ingest,
+    prospects,
+    response,
+    segmentation,
+)
 from campaign_pipeline.automation import build_file_sensor, build_schedules, nightly_rescore, retrain
 from campaign_pipeline.code_versions import with_derived_code_versions
 from campaign_pipeline.io_managers import ModelIOManagerFactory, ParquetIOManagerFactory
-from campaign_pipeline.resources import CampaignEconomics, CustomerSource, OutputFiles
+from campaign_pipeline.resources import CampaignEconomics, CustomerSource, OutputFiles, ProspectSource
 from campaign_pipeline.settings import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_REFERENCE_DATE
 
 EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
-ASSET_MODULES = [ingest, economics, features, segmentation, response, impact, analysis]
+ASSET_MODULES = [ingest, economics, features, segmentation, response, impact, analysis, prospects, campaign_report]
 
 
 def build_definitions(
     data_dir: str | EnvVar = DEFAULT_DATA_DIR,
     raw_csv: str | EnvVar = "",
+    prospects_csv: str | EnvVar = "",
     executor: ExecutorDefinition = in_process_executor,
     timezone: str = "UTC",
     reference_date: str = DEFAULT_REFERENCE_DATE,
@@ -51,6 +64,7 @@ def build_definitions(
             "model_io_manager": ModelIOManagerFactory(base_dir=data_dir),
             "output_files": OutputFiles(base_dir=data_dir),
             "customer_source": CustomerSource(path=raw_csv),
+            "prospect_source": ProspectSource(path=prospects_csv),
             "campaign_economics": CampaignEconomics(),
         },
         executor=executor,
@@ -84,6 +98,7 @@ def _reference_date_from_env() -> str:
 defs = build_definitions(
     data_dir=_from_env(DATA_DIR_ENV, DEFAULT_DATA_DIR),
     raw_csv=_from_env("CAMPAIGN_RAW_CSV", ""),
+    prospects_csv=_from_env("CAMPAIGN_PROSPECTS_CSV", ""),
     executor=_executor_from_env(),
     timezone=os.environ.get("CAMPAIGN_TIMEZONE", "UTC"),
     reference_date=_reference_date_from_env(),

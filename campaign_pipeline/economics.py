@@ -75,6 +75,77 @@ class CampaignPrices:
         }
 
 
+@dataclass(frozen=True)
+class Budget:
+    """An optional limit on the campaign: at most ``max_contacts`` customers and/or at most
+    ``budget_mu`` MU of contact cost. Unset means only break-even limits it."""
+
+    max_contacts: int | None = None
+    budget_mu: float | None = None
+
+    def limit(self, prices: CampaignPrices) -> int | None:
+        """How many contacts the budget allows at these prices (None: no limit)."""
+        limits = [self.max_contacts] if self.max_contacts is not None else []
+        if self.budget_mu is not None:
+            limits.append(int(np.floor(self.budget_mu / prices.cost_per_contact + 1e-9)))
+        return min(limits) if limits else None
+
+    def describe(self) -> str:
+        parts = [f"at most {self.max_contacts:,} contacts"] if self.max_contacts is not None else []
+        if self.budget_mu is not None:
+            parts.append(f"at most {self.budget_mu:,.0f} MU")
+        return " and ".join(parts) or "no budget"
+
+
+def choose_contacts(probability: np.ndarray, prices: CampaignPrices, budget: Budget = Budget()) -> np.ndarray:
+    """The contact rule with a budget: the best expected profits first (expected profit
+    rises with p, ties broken by position), until the budget or break-even stops it."""
+    worth = np.asarray(prices.worth_contacting(np.asarray(probability)))
+    limit = budget.limit(prices)
+    if limit is None or limit >= worth.sum():
+        return worth
+    chosen = np.zeros(len(worth), dtype=bool)
+    chosen[np.argsort(-np.asarray(probability), kind="stable")[:limit]] = True
+    return chosen & worth
+
+
+def scenario_table(
+    probability: np.ndarray,
+    response: np.ndarray | None,
+    prices: list[CampaignPrices],
+    budgets: list[Budget],
+) -> pd.DataFrame:
+    """The campaign at every combination of ``prices`` x ``budgets`` on the same scores:
+    customers contacted, expected acceptances and expected profit, and the observed profit
+    of those contacts when ``response`` is known (honest scores make it out of sample). One
+    sort, then prefix sums: cheap at any size."""
+    order = np.argsort(-np.asarray(probability), kind="stable")
+    ranked = np.asarray(probability, dtype=float)[order]
+    expected = np.concatenate([[0.0], np.cumsum(ranked)])
+    observed = None if response is None else np.concatenate([[0.0], np.cumsum(np.asarray(response, dtype=float)[order])])
+    rows = []
+    for price in prices:
+        worth = int(np.asarray(price.worth_contacting(ranked)).sum())  # ranked: the worthwhile come first
+        for budget in budgets:
+            limit = budget.limit(price)
+            contacted = worth if limit is None else min(worth, limit)
+            cost = contacted * price.cost_per_contact
+            rows.append(
+                {
+                    "cost_per_contact": price.cost_per_contact,
+                    "revenue_per_response": price.revenue_per_response,
+                    "max_contacts": budget.max_contacts,
+                    "budget_mu": budget.budget_mu,
+                    "contacted": contacted,
+                    "expected_acceptances": expected[contacted],
+                    "expected_profit": expected[contacted] * price.revenue_per_response - cost,
+                    "observed_profit": np.nan if observed is None else observed[contacted] * price.revenue_per_response - cost,
+                }
+            )
+    table = pd.DataFrame(rows)
+    return table.astype({"max_contacts": "Int64", "budget_mu": "Float64", "observed_profit": "float64"})
+
+
 def resolve_prices(
     customers: pd.DataFrame, cost_override: float | None = None, revenue_override: float | None = None
 ) -> CampaignPrices:
@@ -123,12 +194,15 @@ class RunPrices:
 
     prices: CampaignPrices
     baseline_as_received: dict | None
+    budget: Budget = Budget()
 
     def to_frame(self) -> pd.DataFrame:
         baseline = self.baseline_as_received or {}
         return pd.DataFrame(
             {
                 **{field: [value] for field, value in asdict(self.prices).items()},
+                "max_contacts": pd.array([self.budget.max_contacts], dtype="Int64"),
+                "budget_mu": pd.array([self.budget.budget_mu], dtype="Float64"),
                 **{f"{BASELINE_PREFIX}{key}": [float(baseline.get(key, np.nan))] for key in OUTCOME_KEYS},
             }
         )
@@ -138,13 +212,23 @@ class RunPrices:
         row = frame.iloc[0]
         prices = CampaignPrices(**{field.name: row[field.name] for field in fields(CampaignPrices)})
         baseline = {key: row[f"{BASELINE_PREFIX}{key}"] for key in OUTCOME_KEYS}
+        budget = Budget(
+            max_contacts=None if pd.isna(row["max_contacts"]) else int(row["max_contacts"]),
+            budget_mu=None if pd.isna(row["budget_mu"]) else float(row["budget_mu"]),
+        )
         if np.isnan(baseline["contacted"]):
-            return cls(prices, None)
+            return cls(prices, None, budget)
         counts = {"contacted", "responders"}
-        return cls(prices, {key: int(value) if key in counts else float(value) for key, value in baseline.items()})
+        baseline = {key: int(value) if key in counts else float(value) for key, value in baseline.items()}
+        return cls(prices, baseline, budget)
 
 
-def price_run(received: pd.DataFrame, cost_override: float | None = None, revenue_override: float | None = None) -> RunPrices:
-    """The run's prices and its as-received baseline, from the customer file as read."""
+def price_run(
+    received: pd.DataFrame,
+    cost_override: float | None = None,
+    revenue_override: float | None = None,
+    budget: Budget = Budget(),
+) -> RunPrices:
+    """The run's prices, budget and as-received baseline, from the customer file as read."""
     prices = resolve_prices(received, cost_override, revenue_override)
-    return RunPrices(prices=prices, baseline_as_received=contact_everyone(received, prices))
+    return RunPrices(prices=prices, baseline_as_received=contact_everyone(received, prices), budget=budget)

@@ -10,23 +10,17 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
 
-from campaign_pipeline.economics import RunPrices, price_run
+from campaign_pipeline.economics import Budget, RunPrices, price_run
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import write_atomically
+from campaign_pipeline.settings import SYNTHETIC_CUSTOMERS, SYNTHETIC_SEED
+from campaign_pipeline.sources.prospects import generate_prospects, read_prospects, type_prospect_table
 from campaign_pipeline.sources.synthetic import generate_customers
 from campaign_pipeline.sources.reading import ReadStats, read_customers, type_customer_table
 
 
-class CustomerSource(ConfigurableResource):
-    """The customer file (``CAMPAIGN_RAW_CSV``), or the seeded synthetic sample when unset."""
-
-    path: str = Field(default="", description="Customer CSV; empty means the built-in synthetic sample")
-    synthetic_customers: int = Field(default=2240, ge=1, description="Size of the synthetic sample")
-    synthetic_seed: int = Field(default=0, description="Seed of the synthetic sample")
-    date_order: str = Field(
-        default="auto",
-        description="Day/month order of Dt_Customer: auto (established from the data), day_first or month_first",
-    )
+class _FileOrSynthetic(ConfigurableResource):
+    """A CSV named by an environment variable, or seeded synthetic rows when it is empty."""
 
     @property
     def is_synthetic(self) -> bool:
@@ -34,9 +28,36 @@ class CustomerSource(ConfigurableResource):
 
     @property
     def label(self) -> str:
-        if self.is_synthetic:
-            return f"synthetic sample ({self.synthetic_customers} customers, seed {self.synthetic_seed})"
+        """Where the rows come from: the file, or the synthetic generator's settings."""
+        return self._synthetic_label() if self.is_synthetic else self.path
+
+    def _synthetic_label(self) -> str:
+        raise NotImplementedError
+
+    def _existing_file(self, what: str, variable: str, instead: str) -> str:
+        if not Path(self.path).is_file():
+            raise InputDataError(
+                "the file does not exist",
+                source=self.path,
+                expected=f"a readable {what} CSV",
+                fix=f"Point {variable} at the file, or unset it to use {instead}.",
+            )
         return self.path
+
+
+class CustomerSource(_FileOrSynthetic):
+    """The customer file (``CAMPAIGN_RAW_CSV``), or the seeded synthetic sample when unset."""
+
+    path: str = Field(default="", description="Customer CSV; empty means the built-in synthetic sample")
+    synthetic_customers: int = Field(default=SYNTHETIC_CUSTOMERS, ge=1, description="Size of the synthetic sample")
+    synthetic_seed: int = Field(default=SYNTHETIC_SEED, description="Seed of the synthetic sample")
+    date_order: str = Field(
+        default="auto",
+        description="Day/month order of Dt_Customer: auto (established from the data), day_first or month_first",
+    )
+
+    def _synthetic_label(self) -> str:
+        return f"synthetic sample ({self.synthetic_customers} customers, seed {self.synthetic_seed})"
 
     def load(self) -> tuple[pd.DataFrame, ReadStats]:
         """The typed customer table, indexed by file line number."""
@@ -51,14 +72,8 @@ class CustomerSource(ConfigurableResource):
             frame = generate_customers(self.synthetic_customers, self.synthetic_seed)
             frame.index = pd.RangeIndex(2, 2 + len(frame), name="line")
             return type_customer_table(frame, self.label, "day_first")
-        if not Path(self.path).is_file():
-            raise InputDataError(
-                "the file does not exist",
-                source=self.path,
-                expected="a readable customer CSV",
-                fix="Point CAMPAIGN_RAW_CSV at the file, or unset it to use the synthetic sample.",
-            )
-        return read_customers(self.path, self.date_order)  # type: ignore[arg-type]
+        path = self._existing_file("customer", "CAMPAIGN_RAW_CSV", "the synthetic sample")
+        return read_customers(path, self.date_order)  # type: ignore[arg-type]
 
     def fingerprint(self) -> str:
         """A content hash of the input: the file's bytes, or the synthetic settings."""
@@ -72,17 +87,25 @@ class CustomerSource(ConfigurableResource):
 
 
 class CampaignEconomics(ConfigurableResource):
-    """Money per contact and per acceptance. By default read from the data's
-    ``Z_CostContact`` / ``Z_Revenue``; set either field to override."""
+    """Money per contact and per acceptance, and an optional budget. Prices are read from
+    the data's ``Z_CostContact`` / ``Z_Revenue`` unless set here; without a budget every
+    customer worth contacting is contacted."""
 
     cost_per_contact: float | None = Field(default=None, description="MU per contact (default: Z_CostContact)")
     revenue_per_response: float | None = Field(
         default=None, description="MU per acceptance (default: Z_Revenue)"
     )
+    max_contacts: int | None = Field(default=None, ge=0, description="Contact at most this many customers")
+    budget_mu: float | None = Field(default=None, ge=0, description="Spend at most this much on contacts, MU")
 
     def price(self, received: pd.DataFrame) -> RunPrices:
-        """The run's prices for the file as received (``economics.price_run`` with these overrides)."""
-        return price_run(received, self.cost_per_contact, self.revenue_per_response)
+        """The run's prices and budget for the file as received (``economics.price_run``)."""
+        return price_run(
+            received,
+            self.cost_per_contact,
+            self.revenue_per_response,
+            Budget(max_contacts=self.max_contacts, budget_mu=self.budget_mu),
+        )
 
 
 class OutputFiles(ConfigurableResource):
@@ -117,3 +140,24 @@ class OutputFiles(ConfigurableResource):
     def write_text(self, name: str, text: str) -> UPath:
         return self.write_bytes("reports", name, text.encode())
 
+
+
+class ProspectSource(_FileOrSynthetic):
+    """The prospect file (``CAMPAIGN_PROSPECTS_CSV``): demographics only, read by the
+    customer reader's rules. Empty means seeded synthetic prospects (``generate_prospects``)
+    of the customer sample's seed and size."""
+
+    path: str = Field(default="", description="Prospect CSV; empty means synthetic prospects")
+    synthetic_prospects: int = Field(default=SYNTHETIC_CUSTOMERS, ge=1, description="Size of the synthetic prospects")
+    synthetic_seed: int = Field(default=SYNTHETIC_SEED, description="Seed of the synthetic prospects (the customer sample's)")
+
+    def _synthetic_label(self) -> str:
+        return f"synthetic prospects ({self.synthetic_prospects}, seed {self.synthetic_seed})"
+
+    def load(self) -> tuple[pd.DataFrame, ReadStats]:
+        """The typed prospect table, indexed by file line number."""
+        if self.is_synthetic:
+            frame = generate_prospects(self.synthetic_prospects, self.synthetic_seed)
+            frame.index = pd.RangeIndex(2, 2 + len(frame), name="line")
+            return type_prospect_table(frame, self.label)
+        return read_prospects(self._existing_file("prospect", "CAMPAIGN_PROSPECTS_CSV", "synthetic prospects"))

@@ -200,6 +200,29 @@ class CustomerDispositions(pa.DataFrameModel):
         return frame["duplicate_of"].notna().eq(duplicate) & frame["reason"].ne("").eq(frame["disposition"].ne("scored"))
 
 
+class CampaignScenarios(pa.DataFrameModel):
+    """The campaign at a grid of prices and budgets, on the same honest scores."""
+
+    cost_per_contact: Series[float] = pa.Field(gt=0, description="MU per contact")
+    revenue_per_response: Series[float] = pa.Field(gt=0, description="MU per acceptance")
+    max_contacts: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, description="Contact at most this many; empty: no limit")
+    budget_mu: Series[pd.Float64Dtype] = pa.Field(nullable=True, ge=0, description="Spend at most this much, MU; empty: no limit")
+    contacted: Series[int] = pa.Field(ge=0, description="Customers the rule contacts")
+    expected_acceptances: Series[float] = pa.Field(ge=0, description="Sum of their response probabilities")
+    expected_profit: Series[float] = pa.Field(description="Expected revenue minus contact cost, MU")
+    observed_profit: Series[float] = pa.Field(
+        nullable=True, description="Observed profit of those contacts on a labelled file (honest scores), MU"
+    )
+
+    class Config:
+        strict = True
+        ordered = True
+
+    @pa.dataframe_check(description="A max_contacts budget is never exceeded")
+    def within_max_contacts(cls, frame: pd.DataFrame) -> pd.Series:
+        return frame["max_contacts"].isna() | (frame["contacted"] <= frame["max_contacts"].fillna(0))
+
+
 class ScoredCustomers(pa.DataFrameModel):
     """Response probability and contact decision per customer."""
 
@@ -299,18 +322,45 @@ class RetargetingImpact(pa.DataFrameModel):
         return int(frame["recommended"].sum()) == 1
 
 
+# Ways of reaching a customer (not where they buy), assigned by transforms/actions.py's
+# rule; kept here so that the contract below can check them without an import cycle.
+REACH_CHANNELS = ("catalogue mail", "email", "web banner / site offer", "in-store offer")
+
+
 class ContactList(pa.DataFrameModel):
-    """Customers worth contacting, best first, with what to say and where."""
+    """Customers worth contacting, best first, with how to reach them and what to feature."""
 
     ID: Series[int] = pa.Field(unique=True, ge=0)
     cluster: Series[int] = pa.Field(ge=0)
     cluster_name: Series[str]
     response_probability: Series[float] = pa.Field(ge=0, le=1)
     expected_profit: Series[float] = pa.Field(gt=0, description="MU")
-    preferred_channel: Series[str] = pa.Field(isin=list(CHANNELS))
+    reach_channel: Series[str] = pa.Field(isin=list(REACH_CHANNELS), description="Way to reach them")
     feature_product: Series[str] = pa.Field(description="Product family to feature")
     suggested_action: Series[str]
 
     class Config:
         strict = True
         ordered = True
+
+
+class ProspectScores(pa.DataFrameModel):
+    """Look-alike prospects, best expected profit first: the demographics-only model's
+    probability, the contact decision and the customer segment they resemble."""
+
+    ID: Series[int] = pa.Field(unique=True, ge=0, description="Prospect ID")
+    lookalike_probability: Series[float] = pa.Field(
+        ge=0, le=1, description="Calibrated P(accepts) from demographics only (the look-alike model, not the customer model)"
+    )
+    expected_profit: Series[float] = pa.Field(description="p x revenue - cost, MU")
+    contact: Series[bool] = pa.Field(description="Break-even rule within the budget says yes")
+    nearest_segment: Series[int] = pa.Field(ge=0, description="Customer segment (cluster id) the demographics point to")
+    segment_name: Series[str] = pa.Field(description="Name of that segment")
+
+    class Config:
+        strict = True
+        ordered = True
+
+    @pa.dataframe_check(description="Ranked by expected profit, best first")
+    def ranked_by_expected_profit(cls, frame: pd.DataFrame) -> bool:
+        return bool(frame["expected_profit"].is_monotonic_decreasing)

@@ -20,3 +20,7 @@ DEFAULT_DATA_DIR = "data"
 def data_dir(environ: Mapping[str, str] = os.environ) -> str:
     """The data directory: ``$CAMPAIGN_DATA_DIR`` when set (and not empty), else ``data``."""
     return environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+
+# The embedded default input: the synthetic sample's size (the reference file's) and seed.
+SYNTHETIC_CUSTOMERS = 2240
+SYNTHETIC_SEED = 0

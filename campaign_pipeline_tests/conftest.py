@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
-from campaign_pipeline_tests.harness import unavailable
+from campaign_pipeline_tests.harness import system_chromium, unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REAL_CSV = REPO_ROOT.parent / "shared" / "data" / "marketing_campaign.csv"
@@ -42,3 +42,9 @@ def synthetic_csv(tmp_path, synthetic_frame) -> Path:
     path = tmp_path / "customers.csv"
     write_customers_csv(synthetic_frame, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless system Chromium (tests that use it carry the ``browser`` marker)."""
+    yield from system_chromium()

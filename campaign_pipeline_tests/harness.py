@@ -25,10 +25,28 @@ EXPECTED_DEPENDENCIES = {
     "scaled_customers": {"engineered_customers", "segment_preprocessor"},
     "segmentation_model": {"scaled_customers", "engineered_customers"},
     "clustered_customers": {"engineered_customers", "scaled_customers", "segmentation_model"},
-    "response_model": {"engineered_customers", "campaign_prices"},
+    "response_model": {"engineered_customers"},
     "scored_customers": {"clustered_customers", "response_model", "campaign_prices"},
     "retargeting_impact": {"scored_customers", "clustered_customers", "campaign_prices"},
     "contact_list": {"scored_customers", "clustered_customers"},
+    "campaign_scenarios": {"scored_customers", "campaign_prices"},
+    "lookalike_model": {"clustered_customers", "segmentation_model"},
+    "prospect_scores": {"lookalike_model", "campaign_prices"},
+    "campaign_report": {
+        "customer_dispositions",
+        "conversion_analysis",
+        "segmentation_model",
+        "scaled_customers",
+        "clustered_customers",
+        "cluster_profiles",
+        "retargeting_impact",
+        "response_model",
+        "scored_customers",
+        "campaign_prices",
+        "campaign_scenarios",
+        "lookalike_model",
+        "prospect_scores",
+    },
     "conversion_analysis": {"engineered_customers"},
     "cluster_profiles": {"clustered_customers", "scaled_customers", "segmentation_model"},
     "segmentation_report": {
@@ -51,6 +69,8 @@ CONTRACT_CHECKED = {
     "clustered_customers",
     "scored_customers",
     "retargeting_impact",
+    "campaign_scenarios",
+    "prospect_scores",
     "conversion_analysis",
     "cluster_profiles",
 }
@@ -102,3 +122,31 @@ def wait_until_serving(server: subprocess.Popen, url: str, log: Path, timeout_se
         except OSError:
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(1)
+
+
+CHROMIUM = os.environ.get("CAMPAIGN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def system_chromium():
+    """The system Chromium, headless, driven by Playwright (never ``playwright install``):
+    a generator for a fixture to yield from."""
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed: pip install -e '.[dev]'")
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        unavailable(f"Chromium not found at {CHROMIUM}: apt-get install chromium, or set CAMPAIGN_CHROMIUM")
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        except Error as error:
+            unavailable(f"Chromium at {CHROMIUM} did not start: {error}")
+        yield launched
+        launched.close()

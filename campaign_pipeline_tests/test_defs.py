@@ -36,3 +36,24 @@ def test_definitions_load_with_in_process_executor():
     job = defs.resolve_implicit_global_asset_job_def()
     assert job.executor_def.name == "in_process"
     assert defs.resolve_asset_graph().get(AssetKey("retargeting_impact")).group_name == "impact"
+
+
+FITTED = {"segment_preprocessor", "segmentation_model", "response_model", "lookalike_model"}
+
+
+def test_prices_and_budgets_never_reach_a_fit():
+    """What-if runs rematerialize campaign_prices and what depends on it: never a model."""
+    graph = asset_graph()
+    downstream = {key.to_user_string() for key in graph.get(AssetKey("campaign_prices")).child_keys}
+    frontier = set(downstream)
+    while frontier:
+        children = {c.to_user_string() for k in frontier for c in graph.get(AssetKey(k)).child_keys}
+        frontier = children - downstream
+        downstream |= children
+    assert downstream.isdisjoint(FITTED)
+    assert {"scored_customers", "campaign_scenarios", "prospect_scores", "campaign_report"} <= downstream
+
+
+def test_nightly_rescoring_refits_nothing():
+    selected = {key.to_user_string() for key in defs.resolve_job_def("nightly_rescore").asset_layer.executable_asset_keys}
+    assert selected.isdisjoint(FITTED) and {"scored_customers", "prospect_scores"} <= selected

@@ -7,7 +7,10 @@ directly with ``build_asset_context()``. Each declares its group, kinds and owne
 import dataclasses
 from typing import TypeVar
 
-from dagster import Config
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue
+
+from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.io_managers import KeptModel, stored_model_path
 
 DATA_ENGINEERING = "team:data-engineering"
 DATA_SCIENCE = "team:data-science"
@@ -27,3 +30,16 @@ def settings_from(config: Config, settings_type: type[Settings]) -> Settings:
             value = getattr(config, field.name)
             values[field.name] = tuple(value) if isinstance(value, list) else value
     return settings_type(**values)
+
+
+def keep_last_good_model(context: AssetExecutionContext, error: InputDataError, base_dir: str) -> MaterializeResult:
+    """When the data cannot train the asset's model, keep serving the last good one (so
+    scoring still runs downstream) and say why; with none stored, the error stands."""
+    kept = stored_model_path(base_dir, context.asset_key.to_user_string())
+    if not kept.exists():
+        raise error
+    context.log.warning(f"{error} The last good model is kept and scores this run: {kept}")
+    return MaterializeResult(
+        value=KeptModel(kept),
+        metadata={"refitted": False, "reason": str(error), "kept_model": MetadataValue.path(str(kept))},
+    )

@@ -15,9 +15,10 @@ DOMAIN = {"group_name": "economics", "owners": [MARKETING_ANALYTICS]}  # every a
 def campaign_prices(raw_customers: pd.DataFrame, campaign_economics: CampaignEconomics) -> MaterializeResult[pd.DataFrame]:
     """Cost per contact and revenue per response (MU) for this run: the file's constant
     ``Z_CostContact``/``Z_Revenue`` unless the ``campaign_economics`` resource overrides
-    them; with the observed result of contacting every line of the file as received. The
-    response model, the scores, the impact and the reports all price with this one-row
-    table (``RunPrices.from_frame``)."""
+    them; the optional budget (``max_contacts``, ``budget_mu``); and the observed result of
+    contacting every line of the file as received. The scores, the impact, the scenarios
+    and the reports all price with this one-row table (``RunPrices.from_frame``); the
+    response model does not, so changing prices or the budget never refits it."""
     priced = campaign_economics.price(raw_customers)
     baseline = priced.baseline_as_received
     return MaterializeResult(
@@ -25,6 +26,7 @@ def campaign_prices(raw_customers: pd.DataFrame, campaign_economics: CampaignEco
         metadata={
             **priced.prices.as_metadata(),
             "contact_rule": priced.prices.contact_rule,
+            "budget": priced.budget.describe(),
             "baseline_as_received_profit_mu": rounded(baseline["profit"]) if baseline else "no Response in the file",
         },
     )

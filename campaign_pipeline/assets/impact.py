@@ -8,11 +8,11 @@ from pydantic import Field
 
 from campaign_pipeline.assets import MARKETING_ANALYTICS
 from campaign_pipeline.contracts import dataset_contract, require_contract, validated
-from campaign_pipeline.economics import RunPrices, contact_everyone
+from campaign_pipeline.economics import Budget, CampaignPrices, RunPrices, contact_everyone, scenario_table
 from campaign_pipeline.metadata import chart, rounded, table
 from campaign_pipeline.resources import OutputFiles
-from campaign_pipeline.schemas import ContactList, RetargetingImpact
-from campaign_pipeline.transforms.charts import impact_chart
+from campaign_pipeline.schemas import RESPONSE, CampaignScenarios, ContactList, RetargetingImpact
+from campaign_pipeline.transforms.charts import impact_chart, scenario_chart
 from campaign_pipeline.transforms.impact import (
     RECOMMENDATION_RULE,
     channel_summary,
@@ -100,9 +100,9 @@ def contact_list(
     config: ContactListConfig, scored_customers: pd.DataFrame, clustered_customers: pd.DataFrame, output_files: OutputFiles
 ) -> MaterializeResult:
     """``exports/contact_list.csv``: one row per customer worth contacting (expected profit
-    > 0), best first, with cluster name, probability, expected profit (MU), preferred
-    channel and the product family to feature, for an email or CRM tool. Also
-    ``exports/contact_list_by_channel.csv``, the per-channel summary."""
+    > 0), best first, with cluster name, probability, expected profit (MU), the way to
+    reach them (``REACH_CHANNELS``) and the product family to feature, for an email or CRM
+    tool. Also ``exports/contact_list_by_channel.csv``, the per-reach-channel summary."""
     contacts = require_contract(ContactList, build_contact_list(scored_customers, clustered_customers))
     by_channel = channel_summary(contacts)
     path = output_files.write_bytes("exports", config.file_name, contacts.to_csv(index=False).encode())
@@ -117,4 +117,55 @@ def contact_list(
             "by_channel": table(by_channel),
             "top_contacts": table(contacts.head(10)),
         }
+    )
+
+
+class ScenarioConfig(Config):
+    """The what-if grid. The run's own prices, without a budget, are always in it."""
+
+    costs_per_contact: list[float] = Field(
+        [], description="MU per contact to try; empty: the run's cost x 0.5, 1, 1.5 and 2"
+    )
+    revenues_per_response: list[float] = Field(
+        [], description="MU per acceptance to try; empty: the run's revenue x 0.75, 1 and 1.5"
+    )
+    max_contacts: list[int] = Field([100, 250, 500], description="Contact budgets to try (besides none)")
+    budgets_mu: list[float] = Field([300.0, 750.0, 1500.0], description="Money budgets to try, MU (besides none)")
+
+
+@asset(**DOMAIN, kinds={"pandas", "parquet", "matplotlib"}, **dataset_contract("campaign_scenarios", CampaignScenarios))
+def campaign_scenarios(
+    context: AssetExecutionContext, config: ScenarioConfig, scored_customers: pd.DataFrame, campaign_prices: pd.DataFrame,
+    output_files: OutputFiles,
+):  # fmt: skip
+    """What-if and budget without refitting: the break-even campaign (best expected profits
+    first, within the budget) at every cost per contact x revenue per response x budget of
+    the configured grid, on the customers' honest scores: customers contacted, expected
+    acceptances, expected profit and, on a labelled file, the observed profit of those
+    contacts. The row at the run's own prices and no budget is the main result. Cheap:
+    one sort of the scores, then prefix sums."""
+    run = RunPrices.from_frame(campaign_prices)
+    costs = config.costs_per_contact or [run.prices.cost_per_contact * factor for factor in (0.5, 1, 1.5, 2)]
+    revenues = config.revenues_per_response or [run.prices.revenue_per_response * factor for factor in (0.75, 1, 1.5)]
+    grid = [CampaignPrices(cost, revenue) for cost in sorted({*costs, run.prices.cost_per_contact})
+            for revenue in sorted({*revenues, run.prices.revenue_per_response})]  # fmt: skip
+    budgets = [Budget(), *(Budget(max_contacts=n) for n in config.max_contacts), *(Budget(budget_mu=b) for b in config.budgets_mu)]
+    response = scored_customers[RESPONSE].to_numpy() if scored_customers[RESPONSE].notna().all() else None
+    scenarios = scenario_table(scored_customers["response_probability"].to_numpy(), response, grid, budgets)
+    main = scenarios[
+        scenarios["cost_per_contact"].eq(run.prices.cost_per_contact)
+        & scenarios["revenue_per_response"].eq(run.prices.revenue_per_response)
+        & scenarios["max_contacts"].isna()
+        & scenarios["budget_mu"].isna()
+    ].iloc[0]
+    context.log.info(f"{len(scenarios)} scenarios; at the run's prices: {main['contacted']} contacted")
+    return validated(
+        CampaignScenarios,
+        scenarios,
+        {
+            "scenarios": table(scenarios, decimals=1),
+            "main_contacted": int(main["contacted"]),
+            "main_expected_profit_mu": float(main["expected_profit"]),
+            **chart(output_files, "campaign_scenarios.png", scenario_chart(scenarios), "what-if chart"),
+        },
     )

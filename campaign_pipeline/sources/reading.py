@@ -8,6 +8,10 @@ columns dropped (and reported); dates day-first with ``-``, ``/`` or ``.``, or I
 
 The returned frame is indexed by file line number (header = line 1) so that contract
 failures point at lines a user can open.
+
+The same rules read any file laid out like the customer file (a ``FileLayout``: the
+columns a kind of file may hold and those it may lack); ``sources.prospects`` reads
+demographics-only prospect files with them.
 """
 
 import difflib
@@ -26,7 +30,6 @@ from campaign_pipeline.schemas import INPUT_COLUMNS, OPTIONAL_INPUT_COLUMNS
 
 DateOrder = Literal["auto", "day_first", "month_first"]
 
-REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in INPUT_COLUMNS if c not in OPTIONAL_INPUT_COLUMNS)
 STRING_COLUMNS = ("Education", "Marital_Status")
 DATE_COLUMN = "Dt_Customer"
 FLOAT_COLUMNS = ("Income",)
@@ -37,6 +40,32 @@ SEPARATORS = {"\t": "TAB", ",": "comma", ";": "semicolon"}
 
 _ISO_DATE = r"(?P<year>\d{4})-(?P<first>\d{1,2})-(?P<second>\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?"
 _PARTS_DATE = r"(?P<first>\d{1,2})(?P<sep>[-/.])(?P<second>\d{1,2})(?P=sep)(?P<year>\d{4})"
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """What a kind of file holds: its columns in order (others are dropped and reported),
+    those it may lack, and how a refusal describes the whole header. Each column is typed
+    by its name: ``STRING_COLUMNS`` as text, ``DATE_COLUMN`` as a date, ``FLOAT_COLUMNS``
+    as numbers that may be missing, every other one as whole numbers."""
+
+    kind: str  # "customer", "prospect": names rows in messages
+    columns: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    header: str = ""
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if c not in self.optional)
+
+
+CUSTOMER_FILE = FileLayout(
+    "customer",
+    INPUT_COLUMNS,
+    OPTIONAL_INPUT_COLUMNS,
+    "the 29 columns of the customer file (Response, Z_CostContact and Z_Revenue may be absent)",
+)
+REQUIRED_COLUMNS: tuple[str, ...] = CUSTOMER_FILE.required
 
 
 @dataclass(frozen=True)
@@ -59,20 +88,28 @@ class ReadStats:
 
 def read_customers(path: str | Path, date_order: DateOrder = "auto") -> tuple[pd.DataFrame, ReadStats]:
     """Read and type a customer file; raise :class:`InputDataError` for anything else."""
+    return read_table(path, CUSTOMER_FILE, date_order)
+
+
+def read_table(
+    path: str | Path, layout: FileLayout, date_order: DateOrder = "auto"
+) -> tuple[pd.DataFrame, ReadStats]:
+    """Read and type a file laid out as ``layout``; raise :class:`InputDataError` for
+    anything else."""
     source = str(path)
     raw = Path(path).read_bytes()
     text, has_bom = _decode(raw, source)
     if not text.strip():
         raise InputDataError(
-            "the file is empty", source=source, expected="a header line and one line per customer"
+            "the file is empty", source=source, expected=f"a header line and one line per {layout.kind}"
         )
     header_line = text.split("\n", 1)[0].rstrip("\r")
-    separator = _detect_separator(header_line, source)
+    separator = _detect_separator(header_line, source, layout)
     frame = _read_plain_file(raw, separator)
     if frame is None:
         frame = _read_any_file(text, separator, source)
     frame.index = pd.RangeIndex(2, 2 + len(frame), name="line")
-    typed, stats = type_customer_table(frame, source, date_order)
+    typed, stats = type_table(frame, source, layout, date_order)
     return typed, replace(
         stats,
         separator=SEPARATORS[separator],
@@ -138,15 +175,23 @@ def type_customer_table(
 ) -> tuple[pd.DataFrame, ReadStats]:
     """Check and type a customer table whose cells are text (as read) or already numbers
     (as generated). The index should be the file line numbers."""
+    return type_table(frame, source, CUSTOMER_FILE, date_order)
+
+
+def type_table(
+    frame: pd.DataFrame, source: str, layout: FileLayout, date_order: DateOrder = "auto"
+) -> tuple[pd.DataFrame, ReadStats]:
+    """Check and type a table laid out as ``layout`` whose cells are text (as read) or
+    already numbers (as generated). The index should be the file line numbers."""
     frame = frame.rename(columns=lambda c: str(c).strip())
-    extra = _check_columns(frame, source)
+    extra = _check_columns(frame, source, layout)
     if frame.empty:
         raise InputDataError(
-            "the file has a header but no customer rows", source=source, expected="one line per customer"
+            f"the file has a header but no {layout.kind} rows", source=source, expected=f"one line per {layout.kind}"
         )
     typed = pd.DataFrame(index=frame.index)
     date_format = ""
-    for column in (c for c in INPUT_COLUMNS if c in frame.columns):
+    for column in (c for c in layout.columns if c in frame.columns):
         values = frame[column]
         if column in (*STRING_COLUMNS, DATE_COLUMN) and values.dtype != object:
             values = values.astype(str)  # text that happens to look like numbers
@@ -161,7 +206,7 @@ def type_customer_table(
         else:
             typed[column] = _whole_numbers(values, column, source)
 
-    identical = _refuse_conflicting_ids(typed, source)
+    identical = _refuse_conflicting_ids(typed, source, layout.kind)
     stats = ReadStats(
         source=source,
         rows=len(typed),
@@ -188,23 +233,24 @@ def _decode(raw: bytes, source: str) -> tuple[str, bool]:
         ) from error
 
 
-def _detect_separator(header_line: str, source: str) -> str:
+def _detect_separator(header_line: str, source: str, layout: FileLayout = CUSTOMER_FILE) -> str:
+    required = layout.required
     names = {sep: {name.strip().strip('"') for name in header_line.split(sep)} for sep in SEPARATORS}
-    found = {sep: len(set(REQUIRED_COLUMNS) & cols) for sep, cols in names.items()}
+    found = {sep: len(set(required) & cols) for sep, cols in names.items()}
     best = max(found, key=found.get)
-    if found[best] < len(REQUIRED_COLUMNS) // 2:
+    if found[best] < len(required) // 2:
         raise InputDataError(
-            f"the header does not split into the customer columns with any known separator "
+            f"the header does not split into the {layout.kind} columns with any known separator "
             f"(header starts {header_line[:60]!r})",
             source=source,
             lines=[1],
             expected="a header separated by TAB, comma or semicolon naming columns such as "
-            + ", ".join(REQUIRED_COLUMNS[:4]),
+            + ", ".join(required[:4]),
         )
     return best
 
 
-def _check_columns(frame: pd.DataFrame, source: str) -> list[str]:
+def _check_columns(frame: pd.DataFrame, source: str, layout: FileLayout = CUSTOMER_FILE) -> list[str]:
     duplicated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
     if duplicated:
         raise InputDataError(
@@ -213,8 +259,8 @@ def _check_columns(frame: pd.DataFrame, source: str) -> list[str]:
             lines=[1],
             expected="each column once",
         )
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    extra = [c for c in frame.columns if c not in INPUT_COLUMNS]
+    missing = [c for c in layout.required if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in layout.columns]
     if missing:
         hints = []
         for name in missing:
@@ -226,7 +272,7 @@ def _check_columns(frame: pd.DataFrame, source: str) -> list[str]:
             source=source,
             column=missing[0],
             lines=[1],
-            expected="the 29 columns of the customer file (Response, Z_CostContact and Z_Revenue may be absent)",
+            expected=layout.header,
             fix=("Rename the columns: " + "; ".join(hints) + ".") if hints else None,
         )
     return extra
@@ -371,7 +417,7 @@ def _establish_day_month_order(
     return evidence
 
 
-def _refuse_conflicting_ids(frame: pd.DataFrame, source: str) -> int:
+def _refuse_conflicting_ids(frame: pd.DataFrame, source: str, kind: str = "customer") -> int:
     """Identical lines are one customer exported twice: they stay, for cleaning to count
     as duplicates of the first (every line is accounted for). The same ID with *different*
     data cannot be resolved without guessing: refuse. Returns the identical lines."""
@@ -382,12 +428,12 @@ def _refuse_conflicting_ids(frame: pd.DataFrame, source: str) -> int:
         ids = distinct.loc[clashing, "ID"]
         first_id = ids.iloc[0]
         raise InputDataError(
-            f"{ids.nunique()} customer ID(s) appear on several lines with different data "
+            f"{ids.nunique()} {kind} ID(s) appear on several lines with different data "
             f"(e.g. ID {first_id})",
             source=source,
             column="ID",
             lines=ids.index.tolist(),
-            expected="one line per customer ID",
+            expected=f"one line per {kind} ID",
             fix="Remove or merge the conflicting lines, or give them distinct IDs.",
         )
     return int(identical.sum())

@@ -91,3 +91,29 @@ def profit_curve_chart(curve: pd.DataFrame, chosen_share: float, chosen_profit: 
     axis.set(xlabel="customers contacted, best scores first (%)", ylabel="profit (MU, out of fold)", title="Profit curve")
     axis.legend(fontsize=8)
     return _png(figure)
+
+
+def scenario_chart(scenarios: pd.DataFrame) -> bytes:
+    """Expected profit by cost per contact, one line per revenue per response (no budget)."""
+    figure, axis = plt.subplots(figsize=(7, 3.4))
+    unbudgeted = scenarios[scenarios["max_contacts"].isna() & scenarios["budget_mu"].isna()]
+    for revenue, rows in unbudgeted.groupby("revenue_per_response"):
+        rows = rows.sort_values("cost_per_contact")
+        axis.plot(rows["cost_per_contact"], rows["expected_profit"], marker="o", label=f"{revenue:g} MU per response")
+    axis.axhline(0, color="grey", linewidth=0.8)
+    axis.set(title="What-if: expected profit of the break-even campaign", xlabel="cost per contact (MU)",
+             ylabel="expected profit (MU)")
+    axis.legend(fontsize=8)
+    return _png(figure)
+
+
+def calibration_chart(calibration: pd.DataFrame, break_even: float) -> bytes:
+    """Observed response rate against mean predicted probability, by decile of honest score."""
+    figure, axis = plt.subplots(figsize=(4.6, 4))
+    axis.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
+    axis.plot(calibration["predicted"], calibration["observed"], marker="o", label="deciles of score")
+    axis.axvline(break_even, color="crimson", linestyle="--", label=f"break-even p = {break_even:.3f}")
+    axis.set(title="Calibration (honest scores)", xlabel="mean predicted probability", ylabel="observed response rate",
+             xlim=(0, 1), ylim=(0, 1))
+    axis.legend(fontsize=8)
+    return _png(figure)

@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 
-from campaign_pipeline.economics import CampaignPrices
+from campaign_pipeline.economics import Budget, CampaignPrices, choose_contacts
 from campaign_pipeline.schemas import RESPONSE
+from campaign_pipeline.transforms.actions import feature_product, reach_channel
 from campaign_pipeline.transforms.profiles import segment_mix
 from campaign_pipeline.transforms.uncertainty import cluster_profit_intervals
 
@@ -14,9 +15,11 @@ RECOMMENDATION_RULE = (
 )
 
 
-def score_customers(clustered: pd.DataFrame, probability: np.ndarray, prices: CampaignPrices) -> pd.DataFrame:
+def score_customers(
+    clustered: pd.DataFrame, probability: np.ndarray, prices: CampaignPrices, budget: Budget = Budget()
+) -> pd.DataFrame:
     """Per customer: probability, decile (1 = best 10%), expected profit and the contact
-    decision of ``prices.worth_contacting``."""
+    decision of ``economics.choose_contacts`` (break-even, within the budget)."""
     scored = pd.DataFrame(
         {
             "ID": clustered["ID"].to_numpy(),
@@ -29,7 +32,7 @@ def score_customers(clustered: pd.DataFrame, probability: np.ndarray, prices: Ca
     rank = scored["response_probability"].rank(method="first", ascending=False)
     scored["decile"] = ((rank.to_numpy() - 1) * 10 // len(scored) + 1).astype("int64")
     scored["expected_profit"] = prices.expected_profit(scored["response_probability"])
-    scored["contact"] = prices.worth_contacting(scored["response_probability"])
+    scored["contact"] = choose_contacts(scored["response_probability"].to_numpy(), prices, budget)
     scored[RESPONSE] = clustered[RESPONSE].astype(float).to_numpy() if RESPONSE in clustered.columns else np.nan
     return scored
 
@@ -97,23 +100,25 @@ def recommendation_rationale(table: pd.DataFrame) -> str:
 
 
 def contact_list(scored: pd.DataFrame, clustered: pd.DataFrame) -> pd.DataFrame:
-    """One row per customer to contact, highest expected profit first: where to reach them
-    (their preferred channel) and what to feature (their top product family)."""
-    details = clustered[["ID", "preferred_channel", "top_product_family"]]
-    contacts = scored.loc[scored["contact"], ["ID", "cluster", "cluster_name", "response_probability", "expected_profit"]]
-    contacts = (
-        contacts.merge(details, on="ID", how="left")
-        .rename(columns={"top_product_family": "feature_product"})
-        .astype({"preferred_channel": object, "feature_product": object})  # plain text in the export
+    """One row per customer to contact, highest expected profit first: how to reach them
+    (``actions.reach_channel``, a way of reaching a person, never the channel they buy in)
+    and what to feature (``actions.feature_product``), e.g. "email, feature meat"."""
+    details = pd.DataFrame(
+        {
+            "ID": clustered["ID"].to_numpy(),
+            "reach_channel": reach_channel(clustered).astype(str).to_numpy(),  # plain text in the export
+            "feature_product": feature_product(clustered).astype(str).to_numpy(),
+        }
     )
-    channel = contacts["preferred_channel"].replace({"none": "email"})
-    contacts["suggested_action"] = "contact via " + channel + ", feature " + contacts["feature_product"]
+    contacts = scored.loc[scored["contact"], ["ID", "cluster", "cluster_name", "response_probability", "expected_profit"]]
+    contacts = contacts.merge(details, on="ID", how="left")
+    contacts["suggested_action"] = contacts["reach_channel"] + ", feature " + contacts["feature_product"]
     return contacts.sort_values(["expected_profit", "ID"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 def channel_summary(contacts: pd.DataFrame) -> pd.DataFrame:
-    """Contacts, expected acceptances and expected profit per preferred channel."""
-    summary = contacts.groupby("preferred_channel").agg(
+    """Contacts, expected acceptances and expected profit per reach channel."""
+    summary = contacts.groupby("reach_channel").agg(
         contacts=("ID", "size"),
         expected_responders=("response_probability", "sum"),
         expected_profit=("expected_profit", "sum"),

@@ -7,7 +7,7 @@ from campaign_pipeline.transforms.profiles import PROFILE_MEASURES
 from campaign_pipeline.transforms.segmentation import SegmentationModel
 
 
-def _markdown_table(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
     def cell(value) -> str:
         if isinstance(value, float):
             return f"{value:,.3f}" if abs(value) < 1 else f"{value:,.0f}"
@@ -61,7 +61,7 @@ def segmentation_report_markdown(
         "",
         age["conclusion"].iloc[0],
         "",
-        _markdown_table(age[["segment", "customers", "responders", "response_rate", "response_rate_low", "response_rate_high", "conversion_rate"]]),
+        markdown_table(age[["segment", "customers", "responders", "response_rate", "response_rate_low", "response_rate_high", "conversion_rate"]]),
         "",
         "Conversion rate is responses per interaction (web visits plus purchases); rates carry 95% Wilson intervals.",
         "",
@@ -82,7 +82,7 @@ def segmentation_report_markdown(
         "",
         "Profiles in real units (money in MU, recency in days), each beside the overall value:",
         "",
-        _markdown_table(profile_view),
+        markdown_table(profile_view),
         "",
         "Differences that are real (Mann-Whitney U against the rest, p < 0.01 and effect >= 0.2):",
         "",
@@ -94,7 +94,7 @@ def segmentation_report_markdown(
         "",
         recommendation_rationale(impact),
         "",
-        _markdown_table(impact_view),
+        markdown_table(impact_view),
         "",
         "targeted_profit_low and _high: seeded bootstrap 95% interval (1,000 resamples of the customers).",
         "",

@@ -150,14 +150,14 @@ def out_of_fold_probabilities(
     return probability
 
 
-def evaluate(y: np.ndarray, probability: np.ndarray, prices: CampaignPrices) -> dict:
-    outcome = prices.outcome(prices.worth_contacting(probability), y.astype(bool))
+def evaluate(y: np.ndarray, probability: np.ndarray) -> dict:
+    """How well ``probability`` ranks and calibrates ``y``; no prices, so changing them
+    never refits the model."""
     return {
         "roc_auc": float(roc_auc_score(y, probability)),
         "pr_auc": float(average_precision_score(y, probability)),
         "brier": float(brier_score_loss(y, probability)),
         "top_decile_lift": top_decile_lift(y, probability),
-        **{f"oof_{key}": value for key, value in outcome.items()},
     }
 
 
@@ -177,17 +177,12 @@ class ResponseModel:
     estimator: CalibratedClassifierCV
     name: str
     features: list[str]
-    prices: CampaignPrices  # the prices it was evaluated at
     metrics: dict
     comparison: pd.DataFrame
     oof: pd.DataFrame  # ID, Response, out-of-fold probability of every customer it was trained on
     oof_keys: np.ndarray  # training_keys of those customers, in the same order
     data_sha256: str = ""
     versions: dict = field(default_factory=dict)
-
-    @property
-    def threshold(self) -> float:
-        return self.prices.break_even_probability
 
     def predict_proba(self, customers: pd.DataFrame) -> np.ndarray:
         return self.estimator.predict_proba(customers[self.features])[:, 1]
@@ -211,8 +206,6 @@ class ResponseModel:
             "kind": "response_model",
             "model": self.name,
             "features": self.features,
-            "contact_rule": self.prices.contact_rule,
-            "prices": self.prices.as_metadata(),
             "metrics": self.metrics,
             "training_data_sha256": self.data_sha256,
             "versions": self.versions,
@@ -257,9 +250,9 @@ def frame_sha256(frame: pd.DataFrame) -> str:
 
 
 def fit_response_model(
-    customers: pd.DataFrame, prices: CampaignPrices, settings: ModelSettings, data_sha256: str = ""
+    customers: pd.DataFrame, settings: ModelSettings, data_sha256: str = ""
 ) -> ResponseModel:
-    """Compare candidates out of fold, keep the best by PR-AUC then profit, refit it on the
+    """Compare candidates out of fold, keep the best by PR-AUC then Brier score, refit it on the
     rows it was compared on (all of them, or the stratified sample of ``settings`` at scale)."""
     require_column(
         customers,
@@ -292,9 +285,9 @@ def fit_response_model(
             oof[name] = out_of_fold_probabilities(
                 estimator, ev_features, ev_y, ev_groups, settings.folds, settings.random_state
             )
-            results[name] = evaluate(ev_y, oof[name], prices)
+            results[name] = evaluate(ev_y, oof[name])
         comparison = pd.DataFrame.from_dict(results, orient="index").rename_axis("model").reset_index()
-        best = comparison.sort_values(["pr_auc", "oof_profit"], ascending=False).iloc[0]["model"]
+        best = comparison.sort_values(["pr_auc", "brier"], ascending=[False, True]).iloc[0]["model"]
 
         final = calibrated(candidate_pipelines(settings.random_state)[best], settings.calibration).fit(
             ev_features, ev_y
@@ -305,7 +298,6 @@ def fit_response_model(
         estimator=final,
         name=str(best),
         features=list(FEATURES),
-        prices=prices,
         metrics={**results[best], "evaluated_rows": int(len(ev_y)), "trained_rows": int(len(ev_y))},
         comparison=comparison,
         oof=oof_frame,

@@ -78,10 +78,12 @@ def bootstrap_intervals(
     y: np.ndarray,
     probability: np.ndarray,
     prices: CampaignPrices,
+    *,
     resamples: int = 1000,
     sample: int = 20_000,
     random_state: int = 0,
     level: float = 0.95,
+    contacted: np.ndarray | None = None,
 ) -> BootstrapIntervals:
     """Seeded percentile-bootstrap intervals (``level``, 95% by default) of the figures of
     ``response.evaluate``, for the evaluated customers' observed ``y`` and honest
@@ -93,6 +95,8 @@ def bootstrap_intervals(
       ``prices.worth_contacting(probability)``; ``[0, 0]`` when nobody is contacted;
     * ``campaign_profit_interval``: around ``prices.outcome(contacted, y).profit``, the
       observed profit of contacting them; ``[0, 0]`` when nobody is contacted.
+
+    ``contacted`` overrides who is contacted (the break-even rule within a budget, say).
 
     Deterministic: the draws come from ``np.random.default_rng(random_state)`` (and the fixed
     sample above ``sample`` rows from the same seed), so the same inputs give the same
@@ -124,7 +128,9 @@ def bootstrap_intervals(
             f"customers have Response = {int(y[0])}, so ROC-AUC and PR-AUC are undefined"
         )
     n = len(y)
-    contacted = np.asarray(prices.worth_contacting(probability), dtype=bool)
+    if contacted is None:
+        contacted = prices.worth_contacting(probability)
+    contacted = np.asarray(contacted, dtype=bool)
     outcome = prices.outcome(contacted, y.astype(bool))
     points = {
         "cv_roc_auc_interval": float(roc_auc_score(y, probability)),
@@ -191,14 +197,9 @@ def bootstrap_intervals(
 
 
 def cluster_profit_intervals(
-    cluster: np.ndarray,
-    probability: np.ndarray,
-    prices: CampaignPrices,
-    resamples: int = 1000,
-    random_state: int = 0,
-    level: float = 0.95,
-    sample: int = 20_000,
-) -> dict[int, list[float]]:
+    cluster: np.ndarray, probability: np.ndarray, prices: CampaignPrices, *,
+    resamples: int = 1000, random_state: int = 0, level: float = 0.95, sample: int = 20_000,
+) -> dict[int, list[float]]:  # fmt: skip
     """Seeded percentile-bootstrap interval of each cluster's *targeted expected profit*: the
     sum, over the cluster's customers with ``prices.worth_contacting(p)``, of
     ``prices.expected_profit(p)``. Customers are resampled from the whole table (multinomial
@@ -342,3 +343,24 @@ def _placed(name, point, stats, reference, factor, level, bounds, extended) -> l
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
     return [float(low), float(high)]
+
+
+def ranking_intervals(
+    y: np.ndarray, probability: np.ndarray, resamples: int = 1000, random_state: int = 0, level: float = 0.95
+) -> dict[str, list[float]]:
+    """Seeded percentile-bootstrap intervals of ROC-AUC and PR-AUC (multinomial resample
+    counts, as ``uncertainty.bootstrap_intervals`` draws them; no prices involved)."""
+    rng = np.random.default_rng(random_state)
+    n, chunk = len(y), max(1, 2_000_000 // max(len(y), 1))
+    auc, ap = [], []
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        draws = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+        counts = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n)
+        chunk_auc, chunk_ap = weighted_ranking_scores(y, probability, counts)
+        auc.append(chunk_auc), ap.append(chunk_ap)
+    quantiles = [(1 - level) / 2, (1 + level) / 2]
+    return {
+        "roc_auc_interval": [float(v) for v in np.nanquantile(np.concatenate(auc), quantiles)],
+        "pr_auc_interval": [float(v) for v in np.nanquantile(np.concatenate(ap), quantiles)],
+    }

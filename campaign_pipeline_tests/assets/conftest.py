@@ -18,6 +18,8 @@ from campaign_pipeline.assets.economics import campaign_prices
 from campaign_pipeline.assets.features import FeatureConfig, engineered_customers
 from campaign_pipeline.assets.impact import (
     ContactListConfig,
+    ScenarioConfig,
+    campaign_scenarios,
     contact_list,
     retargeting_impact,
 )
@@ -105,11 +107,14 @@ def _build_chain(base_dir: Path, context) -> Chain:
         context,
         config=ResponseModelConfig(),
         engineered_customers=engineered,
-        campaign_prices=prices,
         output_files=output_files,
     )
     r["scored_customers"] = scored_customers(
-        clustered_customers=clustered, response_model=r["response_model"].value, campaign_prices=prices
+        context,
+        clustered_customers=clustered,
+        response_model=r["response_model"].value,
+        campaign_prices=prices,
+        output_files=output_files,
     )
     scored = r["scored_customers"].value
     r["retargeting_impact"] = retargeting_impact(
@@ -118,6 +123,9 @@ def _build_chain(base_dir: Path, context) -> Chain:
         clustered_customers=clustered,
         campaign_prices=prices,
         output_files=output_files,
+    )
+    r["campaign_scenarios"] = campaign_scenarios(
+        context, config=ScenarioConfig(), scored_customers=scored, campaign_prices=prices, output_files=output_files
     )
     r["contact_list"] = contact_list(
         config=ContactListConfig(), scored_customers=scored, clustered_customers=clustered, output_files=output_files

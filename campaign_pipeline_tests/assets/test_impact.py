@@ -1,11 +1,15 @@
-"""retargeting_impact and contact_list, called directly."""
+"""retargeting_impact, campaign_scenarios and contact_list, called directly."""
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 
 from campaign_pipeline.assets.impact import ContactListConfig, contact_list
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.resources import OutputFiles
+from campaign_pipeline.schemas import REACH_CHANNELS
 
 COST, REVENUE = 3.0, 11.0
 
@@ -65,6 +69,9 @@ def test_contact_list_export_is_exactly_the_contacted_customers(chain):
     assert result.metadata["path"].path == str(path)
     by_channel = pd.read_csv(chain.base_dir / "exports" / "contact_list_by_channel.csv")
     assert by_channel["contacts"].sum() == len(contacted)
+    # Every suggested channel is a way of reaching someone, never where they buy.
+    assert exported["reach_channel"].isin(REACH_CHANNELS).all() and set(by_channel["reach_channel"]) <= set(REACH_CHANNELS)
+    assert (exported["suggested_action"] == exported["reach_channel"] + ", feature " + exported["feature_product"]).all()
 
 
 def test_contact_list_file_name_from_config(chain, tmp_path):
@@ -89,3 +96,30 @@ def test_contact_list_refuses_a_name_climbing_out_of_the_data_dir(chain, tmp_pat
             output_files=OutputFiles(base_dir=str(tmp_path / "data")),
         )
     assert not (tmp_path / "data" / "escape.csv").exists() and not (tmp_path / "escape.csv").exists()
+
+
+def test_campaign_scenarios_at_the_runs_prices_without_budget_are_the_main_result(chain):
+    scenarios, scored = chain.value("campaign_scenarios"), chain.value("scored_customers")
+    written = json.loads((chain.base_dir / "reports" / "response_model.json").read_text())
+    main = scenarios[
+        scenarios["cost_per_contact"].eq(3) & scenarios["revenue_per_response"].eq(11)
+        & scenarios["max_contacts"].isna() & scenarios["budget_mu"].isna()
+    ]  # fmt: skip
+    assert len(main) == 1
+    assert main["contacted"].item() == scored["contact"].sum() == written["contacted"]
+    assert main["observed_profit"].item() == pytest.approx(written["campaign_profit"])
+    assert main["expected_profit"].item() == pytest.approx(scored.loc[scored["contact"], "expected_profit"].sum())
+
+
+def test_campaign_scenarios_obey_prices_and_budgets(chain):
+    scenarios = chain.value("campaign_scenarios")
+    for (_, _, _), rows in scenarios.groupby(
+        ["revenue_per_response", scenarios["max_contacts"].fillna(-1), scenarios["budget_mu"].fillna(-1)]
+    ):
+        contacted = rows.sort_values("cost_per_contact")["contacted"].to_numpy()
+        assert (np.diff(contacted) <= 0).all()  # a dearer contact never contacts more
+    limited = scenarios[scenarios["max_contacts"].notna()]
+    assert (limited["contacted"] <= limited["max_contacts"]).all()
+    spent = scenarios[scenarios["budget_mu"].notna()]
+    assert (spent["contacted"] * spent["cost_per_contact"] <= spent["budget_mu"] + 1e-9).all()
+    assert chain["campaign_scenarios"].check_results[0].passed

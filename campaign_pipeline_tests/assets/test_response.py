@@ -25,8 +25,6 @@ def test_response_model_has_out_of_fold_metrics(chain):
     assert 0.0 < model.metrics["pr_auc"] <= 1.0
     assert 0.0 <= model.metrics["brier"] < 0.25
     assert model.metrics["evaluated_rows"] == len(chain.value("engineered_customers"))
-    assert model.prices.cost_per_contact == COST and model.prices.revenue_per_response == REVENUE
-    assert model.threshold == pytest.approx(COST / REVENUE)
     # out-of-fold scores: one per evaluated customer, all probabilities
     assert len(model.oof) == model.metrics["evaluated_rows"]
     assert model.oof["oof_probability"].between(0, 1).all()
@@ -56,13 +54,13 @@ def test_scored_customers_earn_exactly_the_campaign_profit_of_the_model_report(c
     assert written["baseline_profit_same_customers"] == pytest.approx(everyone)
 
 
-def test_response_model_writes_its_report(chain):
+def test_scored_customers_write_the_model_and_campaign_report(chain):
     model = chain.value("response_model")
     report = chain.base_dir / "reports" / "response_model.json"
     written = json.loads(report.read_text())
     assert written["model"] == model.name
     assert written["cv_roc_auc"] == pytest.approx(model.metrics["roc_auc"])
-    assert written["contacted"] == model.metrics["oof_contacted"]
+    assert written["contacted"] == int(chain.value("scored_customers")["contact"].sum())
     assert written["baseline_lines_as_received"] == len(chain.value("raw_customers"))
     assert {row["model"] for row in written["model_comparison"]} >= {model.name}
     assert (chain.base_dir / "reports" / "profit_curve.png").stat().st_size > 0
@@ -75,7 +73,6 @@ def test_response_model_without_response_and_no_kept_model_raises(chain, context
             context,
             config=ResponseModelConfig(),
             engineered_customers=engineered,
-            campaign_prices=chain.value("campaign_prices"),
             output_files=OutputFiles(base_dir=str(tmp_path)),
         )
     assert raised.value.column == "Response"
@@ -104,13 +101,15 @@ def test_scored_customers_the_model_was_trained_on_get_their_out_of_fold_scores(
     assert (scored["cluster"].to_numpy() == chain.value("clustered_customers")["cluster"].to_numpy()).all()
 
 
-def test_a_changed_customer_is_scored_by_the_stored_model(chain):
+def test_a_changed_customer_is_scored_by_the_stored_model(chain, context, tmp_path):
     clustered = chain.value("clustered_customers").copy()
     clustered.loc[clustered.index[0], "Recency"] += 1  # no longer the row the model was trained on
     result = scored_customers(
+        context,
         clustered_customers=clustered,
         response_model=chain.value("response_model"),
         campaign_prices=chain.value("campaign_prices"),
+        output_files=OutputFiles(base_dir=str(tmp_path)),
     )
     sources = result.value["score_source"]
     assert sources.iloc[0] == "model" and (sources.iloc[1:] == "out_of_fold").all()
@@ -127,14 +126,38 @@ def test_scored_customers_deciles_rank_the_scores(chain):
     assert (by_decile.min().iloc[:-1].to_numpy() >= by_decile.max().iloc[1:].to_numpy()).all()
 
 
-def test_scored_customers_work_without_response(chain):
+def test_scored_customers_work_without_response(chain, context, tmp_path):
     clustered = chain.value("clustered_customers").drop(columns=["Response"])
     result = scored_customers(
+        context,
         clustered_customers=clustered,
         response_model=chain.value("response_model"),
         campaign_prices=chain.value("campaign_prices"),
+        output_files=OutputFiles(base_dir=str(tmp_path)),
     )
     assert result.value["Response"].isna().all()
     assert (result.value["score_source"] == "model").all()  # nightly rescoring of an unlabelled file
     expected = chain.value("response_model").predict_proba(chain.value("clustered_customers"))
     assert np.allclose(result.value["response_probability"], expected)
+
+
+def test_a_budget_contacts_the_best_expected_profits_first(chain, context, tmp_path):
+    from campaign_pipeline.economics import Budget, RunPrices
+
+    run = RunPrices.from_frame(chain.value("campaign_prices"))
+    budgeted = RunPrices(run.prices, run.baseline_as_received, Budget(max_contacts=20)).to_frame()
+    result = scored_customers(
+        context,
+        clustered_customers=chain.value("clustered_customers"),
+        response_model=chain.value("response_model"),
+        campaign_prices=budgeted,
+        output_files=OutputFiles(base_dir=str(tmp_path)),
+    )
+    scored = result.value
+    assert scored["contact"].sum() == 20
+    unbudgeted = chain.value("scored_customers")
+    assert scored.loc[scored["contact"], "response_probability"].min() >= (
+        unbudgeted.loc[unbudgeted["contact"] & ~scored["contact"], "response_probability"].max()
+    )
+    written = json.loads((tmp_path / "reports" / "response_model.json").read_text())
+    assert written["contacted"] == 20 and written["budget"] == "at most 20 contacts"

@@ -1,0 +1,250 @@
+"""The campaign report: one Markdown file and one self-contained HTML page that take a
+marketer from the data to the campaign, every figure from an upstream asset."""
+
+import pandas as pd
+from dagster import Config, MaterializeResult, MetadataValue, asset
+from pydantic import Field
+
+from campaign_pipeline.assets import MARKETING_ANALYTICS
+from campaign_pipeline.economics import RunPrices
+from campaign_pipeline.resources import OutputFiles
+from campaign_pipeline.schemas import RESPONSE
+from campaign_pipeline.transforms import charts
+from campaign_pipeline.transforms.actions import action_evidence
+from campaign_pipeline.transforms.campaign import calibration_table, campaign_figures, why_not_evaluable
+from campaign_pipeline.transforms.campaign_report import Chart, Section, holdout_size, render_html, render_markdown, why_this_k
+from campaign_pipeline.transforms.impact import channel_summary, contact_list, recommendation_rationale
+from campaign_pipeline.transforms.lookalike import LookalikeModel
+from campaign_pipeline.transforms.recommendations import seed_recommendations
+from campaign_pipeline.transforms.response import ResponseModel, profit_curve, responder_rules
+from campaign_pipeline.transforms.segmentation import SegmentationModel
+
+TITLE = "Campaign report"
+
+
+class CampaignReportConfig(Config):
+    """The randomised hold-out the report proposes for the next campaign."""
+
+    detectable_lift: float = Field(0.10, gt=0, lt=1, description="Absolute lift in response rate the hold-out must detect")
+    power: float = Field(0.8, gt=0, lt=1, description="Chance of detecting that lift when it is real")
+    alpha: float = Field(0.05, gt=0, lt=1, description="Two-sided significance level")
+
+
+@asset(group_name="analysis", owners=[MARKETING_ANALYTICS], kinds={"markdown", "html", "matplotlib"})
+def campaign_report(
+    config: CampaignReportConfig,
+    customer_dispositions: pd.DataFrame,
+    conversion_analysis: pd.DataFrame,
+    segmentation_model: SegmentationModel,
+    scaled_customers: pd.DataFrame,
+    clustered_customers: pd.DataFrame,
+    cluster_profiles: pd.DataFrame,
+    retargeting_impact: pd.DataFrame,
+    response_model: ResponseModel,
+    scored_customers: pd.DataFrame,
+    campaign_prices: pd.DataFrame,
+    campaign_scenarios: pd.DataFrame,
+    lookalike_model: LookalikeModel,
+    prospect_scores: pd.DataFrame,
+    output_files: OutputFiles,
+) -> MaterializeResult:
+    """``reports/campaign_report.md`` and the self-contained ``reports/campaign_report.html``
+    (charts embedded, no scripts or external files), in order: the data and every cleaning
+    count; conversion by segment and the age conclusion; the segments and the choice of k;
+    the response model with out-of-fold figures and intervals; the campaign against
+    like-for-like baselines; the what-if and budget table; the responder profile against
+    seed 2's; the recommendations with their evidence; the contact-list and prospect
+    summaries; and the caveats, with a randomised hold-out sized for the next campaign."""
+    run = RunPrices.from_frame(campaign_prices)
+    evaluable = why_not_evaluable(scored_customers) is None
+    figures = campaign_figures(scored_customers, response_model, run) if evaluable else None
+    sections = [
+        _data_section(customer_dispositions),
+        _conversion_section(conversion_analysis),
+        _segments_section(segmentation_model, scaled_customers, clustered_customers, cluster_profiles),
+        _model_section(response_model, scored_customers, run, figures),
+        _campaign_section(retargeting_impact, scored_customers, run, figures),
+        _scenarios_section(campaign_scenarios),
+        _responders_section(clustered_customers, run),
+        _recommendations_section(clustered_customers, scored_customers, lookalike_model),
+        _lists_section(scored_customers, clustered_customers, prospect_scores, lookalike_model),
+        _caveats_section(figures, config),
+    ]
+    markdown = render_markdown(TITLE, sections)
+    for section in sections:
+        for chart in section.charts:
+            output_files.write_bytes("reports", chart.file_name, chart.png)
+    markdown_path = output_files.write_text("campaign_report.md", markdown)
+    html_path = output_files.write_text("campaign_report.html", render_html(TITLE, sections))
+    return MaterializeResult(
+        metadata={
+            "markdown": MetadataValue.path(str(markdown_path)),
+            "html": MetadataValue.path(str(html_path)),
+            "sections": [section.title for section in sections],
+            "charts": sum(len(section.charts) for section in sections),
+            "report": MetadataValue.md(markdown),
+        }
+    )
+
+
+def _data_section(dispositions: pd.DataFrame) -> Section:
+    counts = dispositions["disposition"].value_counts()
+    reasons = (
+        dispositions[dispositions["disposition"] != "scored"]
+        .groupby(["disposition", "reason"]).size().rename("lines").reset_index()
+    )  # fmt: skip
+    return Section(
+        "The data and every cleaning count",
+        [
+            f"The file has {len(dispositions):,} customer lines: {counts.get('scored', 0):,} are scored, "
+            f"{counts.get('duplicate', 0):,} are copies of another line (the kept ID stands for them) and "
+            f"{counts.get('dropped', 0):,} are dropped by a named rule. Every line is listed in customer_dispositions."
+        ],
+        [("Lines removed, by rule", reasons)],
+    )
+
+
+def _conversion_section(conversion: pd.DataFrame) -> Section:
+    age = conversion[conversion["dimension"].eq("age_group")]
+    others = conversion[~conversion["dimension"].eq("age_group")].groupby("dimension", sort=False)["conclusion"].first()
+    return Section(
+        "Conversion by segment, and age",
+        [age["conclusion"].iloc[0], *others.tolist()],
+        [("Response by age group (95% Wilson intervals)",
+          age[["segment", "customers", "responders", "response_rate", "response_rate_low", "response_rate_high"]])],
+        [Chart("Response rate by segment", "conversion_by_segment.png", charts.segment_rates_chart(conversion))],
+    )  # fmt: skip
+
+
+def _segments_section(model: SegmentationModel, scaled: pd.DataFrame, clustered: pd.DataFrame, profiles: pd.DataFrame) -> Section:
+    coordinates, rows = model.project(scaled)
+    labels = clustered["cluster"].to_numpy()[rows]
+    return Section(
+        "The segments and the choice of k",
+        [f"Rule: {model.metrics.get('choice', '')}.", why_this_k(model.sweep, model.k, model.rule.k_min)],
+        [("Segments in real units", profiles[["cluster", "name", "customers", "share", "income_MU", "spend_MU",
+                                             "recency_days", "children", "top_product_family"]])],
+        [
+            Chart("Elbow and silhouette by k", "k_sweep.png", charts.k_sweep_chart(model.sweep, model.k)),
+            Chart("Segments on two principal components", "cluster_pca.png",
+                  charts.pca_scatter_chart(coordinates, labels, model.names, model.pca.explained_variance_ratio_)),
+        ],
+    )  # fmt: skip
+
+
+def _interval(figures: dict, name: str, spec: str) -> str:
+    low, high = figures[f"{name}_interval"]
+    return f"{format(figures[name], spec)} (95% interval {format(low, spec)} to {format(high, spec)})"
+
+
+def _model_section(model: ResponseModel, scored: pd.DataFrame, run: RunPrices, figures: dict | None) -> Section:
+    section = Section("The response model", tables=[("Candidates, out of fold", model.comparison)])
+    if figures is None:
+        section.paragraphs.append("The campaign cannot be evaluated on this file (no observed Response of both kinds): the model's figures are those of its last training.")
+        return section
+    section.paragraphs.append(
+        f"{model.name}, out of fold on {figures['cv_evaluated_customers']:,} customers: ROC-AUC "
+        f"{_interval(figures, 'cv_roc_auc', '.3f')}, PR-AUC {_interval(figures, 'cv_pr_auc', '.3f')}, Brier "
+        f"{figures['cv_brier']:.3f}. Every score below is honest: out of fold for the customers the model was "
+        "trained on, out of sample for the rest."
+    )
+    y, probability = scored[RESPONSE].to_numpy().astype(int), scored["response_probability"].to_numpy()
+    section.charts.append(Chart("Calibration of the honest scores", "calibration.png",
+                                charts.calibration_chart(calibration_table(y, probability), run.prices.break_even_probability)))  # fmt: skip
+    return section
+
+
+def _campaign_section(impact: pd.DataFrame, scored: pd.DataFrame, run: RunPrices, figures: dict | None) -> Section:
+    section = Section("The campaign against like-for-like baselines", [recommendation_rationale(impact)])
+    section.tables.append(("Per cluster (targeted profit with its 95% interval)",
+                           impact[["cluster", "name", "customers", "response_rate", "expected_profit", "targeted_customers",
+                                   "targeted_profit", "targeted_profit_low", "targeted_profit_high", "recommended"]]))  # fmt: skip
+    section.charts.append(Chart("Retargeting impact per cluster", "retargeting_impact.png", charts.impact_chart(impact)))
+    if figures is not None:
+        section.paragraphs.append(
+            f"Rule: {figures['contact_rule']}; {figures['budget']}. Contacting the {figures['contacted']:,} customers it "
+            f"picks: response {_interval(figures, 'contacted_response_rate', '.1%')}, profit "
+            f"{_interval(figures, 'campaign_profit', ',.0f')} MU. Contacting all {figures['evaluated_customers']:,} of the "
+            f"same customers: {figures['baseline_profit_same_customers']:,.0f} MU. Every line of the file as received "
+            f"({figures['baseline_lines_as_received']:,} lines, copies included): {figures['baseline_profit_as_received']:,.0f} MU. "
+            + figures["goal_statement"]
+        )
+        y, probability = scored[RESPONSE].to_numpy().astype(int), scored["response_probability"].to_numpy()
+        curve = profit_curve(y, probability, run.prices)
+        section.charts.append(Chart("Profit by share of customers contacted", "profit_curve.png",
+                                    charts.profit_curve_chart(curve, figures["contacted"] / len(y), figures["campaign_profit"])))  # fmt: skip
+    return section
+
+
+def _scenarios_section(scenarios: pd.DataFrame) -> Section:
+    return Section(
+        "What-if: prices and budgets",
+        ["The break-even campaign at other prices and budgets, on the same honest scores, with no refit "
+         "(campaign_scenarios; change its grid in the launchpad)."],
+        [("Scenarios", scenarios)],
+        [Chart("Expected profit by cost per contact", "campaign_scenarios.png", charts.scenario_chart(scenarios))],
+    )  # fmt: skip
+
+
+def _responders_section(customers: pd.DataFrame, run: RunPrices) -> Section:
+    if RESPONSE not in customers.columns or customers[RESPONSE].isna().any():
+        return Section("The responder profile against seed 2's", ["This file has no Response to profile."])
+    rules = responder_rules(customers, run.prices.break_even_probability)
+    return Section(
+        "The responder profile against seed 2's",
+        ["Leaves of a depth-3 tree whose response rate clears break-even, beside each of the seed's conditions."],
+        [("Rules, coverage and response", rules)],
+    )
+
+
+def _recommendations_section(customers: pd.DataFrame, scored: pd.DataFrame, lookalike: LookalikeModel) -> Section:
+    metrics = lookalike.metrics
+    table = seed_recommendations(customers, scored, (metrics["roc_auc"], *metrics["roc_auc_interval"]))
+    unsupported = table.loc[~table["supported"], "recommendation"].tolist()
+    return Section(
+        "Seed 2's recommendations, with their evidence",
+        [
+            *table["verdict"].tolist(),
+            "Not supported by the data: " + (", ".join(unsupported) if unsupported else "none") + ".",
+        ],
+        [("Recommendations", table.drop(columns=["verdict"])), ("How to reach customers: response by reach channel",
+                                                               action_evidence(customers))],
+    )  # fmt: skip
+
+
+def _lists_section(scored: pd.DataFrame, customers: pd.DataFrame, prospects: pd.DataFrame, lookalike: LookalikeModel) -> Section:
+    contacts = contact_list(scored, customers)
+    metrics = lookalike.metrics
+    low, high = metrics["roc_auc_interval"]
+    chosen = prospects[prospects["contact"]]
+    return Section(
+        "The contact list and the prospects",
+        [
+            f"Contact list: {len(contacts):,} customers, expected profit {contacts['expected_profit'].sum():,.0f} MU.",
+            f"Prospects: {len(prospects):,} scored by the demographics-only look-alike model (its own out-of-fold "
+            f"ROC-AUC {metrics['roc_auc']:.3f}, 95% interval {low:.3f} to {high:.3f}, much weaker than the customer "
+            f"model); {len(chosen):,} clear break-even, expected profit {chosen['expected_profit'].sum():,.0f} MU.",
+        ],
+        [("Contact list by reach channel", channel_summary(contacts)),
+         ("Top prospects", prospects.head(10))],
+    )  # fmt: skip
+
+
+def _caveats_section(figures: dict | None, config: CampaignReportConfig) -> Section:
+    paragraphs = [
+        "The pilot contacted every customer, so these data measure response among the contacted, not uplift (the "
+        "acceptances a contact causes): there was no untreated group. The model ranks who responds; it cannot say "
+        "who responds because they were contacted.",
+        "Associations in the recommendations are among customers who were all contacted; they are not effects of "
+        "the actions.",
+    ]
+    if figures is not None:
+        base = figures["contacted_response_rate"]
+        per_arm = holdout_size(max(base - config.detectable_lift, 0.01), config.detectable_lift, config.alpha, config.power)
+        paragraphs.append(
+            f"Proposal: hold out a random share of the next campaign's target list. To detect a lift of "
+            f"{config.detectable_lift:.0%} points in response (contacted {base:.1%} against a hold-out "
+            f"{max(base - config.detectable_lift, 0.01):.1%}) with {config.power:.0%} power at a two-sided "
+            f"{config.alpha:.0%} level takes {per_arm:,} customers per arm (two-proportion test)."
+        )
+    return Section("Caveats", paragraphs)
