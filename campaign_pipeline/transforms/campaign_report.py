@@ -20,8 +20,8 @@ STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
 h1 { border-bottom: 2px solid #444; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } td.number { text-align: right; }
 figure { margin: 1em 0; } figcaption { font-size: 0.85em; color: #555; } img { max-width: 100%; }
 """
 
@@ -47,6 +47,11 @@ def _cell(value) -> str:
             return ""
         return f"{value:,.3f}" if abs(value) < 1 else f"{value:,.0f}"
     return "" if value is pd.NA or value is None else str(value)
+
+
+def _html_cell(value) -> str:
+    numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    return f'<td class="number">{html.escape(_cell(value))}</td>' if numeric else f"<td>{html.escape(_cell(value))}</td>"
 
 
 def render_markdown(title: str, sections: list[Section]) -> str:
@@ -76,8 +81,7 @@ def render_html(title: str, sections: list[Section]) -> str:
         for caption, frame in section.tables:
             head = "".join(f"<th>{html.escape(str(column))}</th>" for column in frame.columns)
             body = "".join(
-                "<tr>" + "".join(f"<td>{html.escape(_cell(value))}</td>" for value in row) + "</tr>"
-                for row in frame.itertuples(index=False)
+                "<tr>" + "".join(_html_cell(value) for value in row) + "</tr>" for row in frame.itertuples(index=False)
             )
             parts.append(f"<table><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}</table>")
         for chart in section.charts:
