@@ -2,26 +2,34 @@
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 DPI = 100
+
+
+def _pyplot():
+    """matplotlib, imported on the first chart: loading the definitions (every ``dg``
+    command, every run) does not pay for it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _png(figure) -> bytes:
     buffer = io.BytesIO()
     # A fixed creation date keeps the bytes identical from run to run.
     figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
-    plt.close(figure)
+    _pyplot().close(figure)
     return buffer.getvalue()
 
 
 def k_sweep_chart(sweep: pd.DataFrame, chosen_k: int) -> bytes:
     """Elbow (inertia) and silhouette by k, the chosen k marked."""
+    plt = _pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
     left.plot(sweep["k"], sweep["inertia"], marker="o")
     left.set(title="Elbow: inertia by k", xlabel="k (clusters)", ylabel="inertia")
@@ -36,6 +44,7 @@ def k_sweep_chart(sweep: pd.DataFrame, chosen_k: int) -> bytes:
 
 def impact_chart(table: pd.DataFrame) -> bytes:
     """Expected profit per cluster: contact everyone versus contact only the worthwhile."""
+    plt = _pyplot()
     figure, axis = plt.subplots(figsize=(8, 3.4))
     positions = np.arange(len(table))
     labels = [f"{row.cluster}: {row.name}" for row in table.itertuples()]
@@ -53,6 +62,7 @@ def impact_chart(table: pd.DataFrame) -> bytes:
 
 def segment_rates_chart(rates: pd.DataFrame) -> bytes:
     """Response rate per segment with 95% Wilson intervals, one panel per dimension."""
+    plt = _pyplot()
     dimensions = list(dict.fromkeys(rates["dimension"]))
     figure, axes = plt.subplots(1, len(dimensions), figsize=(3.2 * len(dimensions), 3.2), sharey=True)
     for axis, dimension in zip(np.atleast_1d(axes), dimensions):
@@ -69,6 +79,7 @@ def segment_rates_chart(rates: pd.DataFrame) -> bytes:
 
 def pca_scatter_chart(coordinates: np.ndarray, labels: np.ndarray, names: dict[int, str], explained: np.ndarray) -> bytes:
     """Customers on the first two principal components, coloured by the chosen model's labels."""
+    plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6.5, 4.5))
     for cluster in sorted(np.unique(labels)):
         points = coordinates[labels == cluster]
@@ -84,6 +95,7 @@ def pca_scatter_chart(coordinates: np.ndarray, labels: np.ndarray, names: dict[i
 
 def profit_curve_chart(curve: pd.DataFrame, chosen_share: float, chosen_profit: float) -> bytes:
     """Out-of-fold campaign profit by share of customers contacted, best first."""
+    plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6.5, 3.4))
     axis.plot(curve["contact_share"] * 100, curve["profit"], marker=".")
     axis.axhline(0, color="black", linewidth=0.8)
@@ -95,6 +107,7 @@ def profit_curve_chart(curve: pd.DataFrame, chosen_share: float, chosen_profit: 
 
 def scenario_chart(scenarios: pd.DataFrame) -> bytes:
     """Expected profit by cost per contact, one line per revenue per response (no budget)."""
+    plt = _pyplot()
     figure, axis = plt.subplots(figsize=(7, 3.4))
     unbudgeted = scenarios[scenarios["max_contacts"].isna() & scenarios["budget_mu"].isna()]
     for revenue, rows in unbudgeted.groupby("revenue_per_response"):
@@ -109,6 +122,7 @@ def scenario_chart(scenarios: pd.DataFrame) -> bytes:
 
 def calibration_chart(calibration: pd.DataFrame, break_even: float) -> bytes:
     """Observed response rate against mean predicted probability, by decile of honest score."""
+    plt = _pyplot()
     figure, axis = plt.subplots(figsize=(4.6, 4))
     axis.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
     axis.plot(calibration["predicted"], calibration["observed"], marker="o", label="deciles of score")

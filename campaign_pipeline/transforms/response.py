@@ -411,7 +411,7 @@ def business_goals(contacted_rate: float, base_rate: float, expected_rate: float
         "meets_points_goal": bool(contacted_rate >= points),
         "meets_business_expectation": bool(contacted_rate >= expected_rate),
         "statement": (
-            f"Among contacted customers the response rate is {contacted_rate:.1%} (out of fold) against "
+            f"Among contacted customers the response rate is {contacted_rate:.1%} (honest scores) against "
             f"{base_rate:.1%} when everyone is contacted: the goal '+15%' is met read as a relative rise "
             f"(>= {relative:.1%}): {'yes' if contacted_rate >= relative else 'no'}; read as +15 points "
             f"(>= {points:.1%}): {'yes' if contacted_rate >= points else 'no'}; the business's "
