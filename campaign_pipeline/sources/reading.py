@@ -65,7 +65,6 @@ CUSTOMER_FILE = FileLayout(
     OPTIONAL_INPUT_COLUMNS,
     "the 29 columns of the customer file (Response, Z_CostContact and Z_Revenue may be absent)",
 )
-REQUIRED_COLUMNS: tuple[str, ...] = CUSTOMER_FILE.required
 
 
 @dataclass(frozen=True)

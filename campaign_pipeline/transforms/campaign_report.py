@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from campaign_pipeline.transforms.markdown import markdown_table
+from campaign_pipeline.transforms.markdown import format_cell, markdown_table
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -41,17 +41,9 @@ class Section:
     charts: list[Chart] = field(default_factory=list)
 
 
-def _cell(value) -> str:
-    if isinstance(value, (float, np.floating)):
-        if np.isnan(value):
-            return ""
-        return f"{value:,.3f}" if abs(value) < 1 else f"{value:,.0f}"
-    return "" if value is pd.NA or value is None else str(value)
-
-
 def _html_cell(value) -> str:
     numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    return f'<td class="number">{html.escape(_cell(value))}</td>' if numeric else f"<td>{html.escape(_cell(value))}</td>"
+    return f'<td class="number">{html.escape(format_cell(value))}</td>' if numeric else f"<td>{html.escape(format_cell(value))}</td>"
 
 
 def render_markdown(title: str, sections: list[Section]) -> str:

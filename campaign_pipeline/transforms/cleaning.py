@@ -117,6 +117,25 @@ class _Dispositions:
         return table[["ID", "line", "disposition", "duplicate_of", "reason"]]
 
 
+def category_rules(rules: CleaningRules) -> tuple[tuple[str, dict[str, str], tuple[str, ...]], ...]:
+    """(column, map of non-standard values, standard values) for each category column."""
+    return (
+        ("Education", rules.education_map, EDUCATION_LEVELS),
+        ("Marital_Status", rules.marital_status_map, MARITAL_STATUSES),
+    )
+
+
+def standard_categories(values: pd.Series, mapping: dict[str, str], allowed: tuple[str, ...]) -> pd.Series:
+    """Non-standard values mapped; values outside the known set become ``Other``."""
+    standard = values.replace(mapping)
+    return standard.where(standard.isin(allowed), "Other")
+
+
+def unknown_incomes(income: pd.Series, rules: CleaningRules) -> tuple[pd.Series, pd.Series]:
+    """(placeholder, implausible): incomes that mean "unknown", and incomes above ``max_income``."""
+    return income.isin(rules.income_placeholders), income.gt(rules.max_income)
+
+
 def duplicate_groups(frame: pd.DataFrame, ignore: tuple[str, ...] = ("ID",)) -> pd.Series:
     """A group number per row, equal for rows that match on every column but ``ignore``."""
     columns = [c for c in frame.columns if c not in ignore]
@@ -148,8 +167,7 @@ def clean_customers(
     big_count = frame[list(COUNT_COLUMNS)].gt(rules.max_count).any(axis=1)
     frame = fates.drop(frame, big_count, f"a Num* count above {rules.max_count:,}")
 
-    placeholder = frame["Income"].isin(rules.income_placeholders)
-    implausible_income = frame["Income"].gt(rules.max_income)
+    placeholder, implausible_income = unknown_incomes(frame["Income"], rules)
     frame.loc[placeholder | implausible_income, "Income"] = np.nan
     missing = frame["Income"].isna()
     if missing.all():
@@ -170,12 +188,8 @@ def clean_customers(
         frame["Income"] = frame["Income"].fillna(by_level).fillna(frame["Income"].median())
 
     mapped: dict[str, int] = {}
-    for column, mapping, allowed in (
-        ("Education", rules.education_map, EDUCATION_LEVELS),
-        ("Marital_Status", rules.marital_status_map, MARITAL_STATUSES),
-    ):
-        standard = frame[column].replace(mapping)
-        standard = standard.where(standard.isin(allowed), "Other")
+    for column, mapping, allowed in category_rules(rules):
+        standard = standard_categories(frame[column], mapping, allowed)
         mapped[column] = int(standard.ne(frame[column]).sum())
         frame[column] = pd.Categorical(standard, categories=list(allowed))
 

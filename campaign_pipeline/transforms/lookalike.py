@@ -38,9 +38,15 @@ from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScal
 from threadpoolctl import threadpool_limits
 
 from campaign_pipeline.errors import InputDataError, require_column
-from campaign_pipeline.schemas import EDUCATION_LEVELS, MARITAL_STATUSES, RESPONSE
+from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.sources.prospects import PROSPECT_COLUMNS
-from campaign_pipeline.transforms.cleaning import CleaningRules, duplicate_groups
+from campaign_pipeline.transforms.cleaning import (
+    CleaningRules,
+    category_rules,
+    duplicate_groups,
+    standard_categories,
+    unknown_incomes,
+)
 from campaign_pipeline.transforms.response import (
     ModelSettings,
     calibrated,
@@ -56,7 +62,6 @@ CURVED_FEATURES = ("Year_Birth", "Income")
 COUNT_FEATURES = ("Kidhome", "Teenhome")
 CATEGORICAL_FEATURES = ("Education", "Marital_Status")
 DEMOGRAPHIC_FEATURES = tuple(c for c in PROSPECT_COLUMNS if c != "ID")
-CATEGORIES = {"Education": EDUCATION_LEVELS, "Marital_Status": MARITAL_STATUSES}
 # The cleaning defaults put prospects on the cleaned customers' footing.
 DEFAULT_RULES = CleaningRules()
 
@@ -102,11 +107,11 @@ def standard_demographics(frame: pd.DataFrame, rules: CleaningRules = DEFAULT_RU
     incomes above ``max_income`` as missing, birth years before ``min_birth_year`` as
     missing. Idempotent on cleaned customers."""
     demographics = frame[list(DEMOGRAPHIC_FEATURES)].copy()
-    for column, mapping in (("Education", rules.education_map), ("Marital_Status", rules.marital_status_map)):
-        values = demographics[column].astype(str).replace(mapping)
-        demographics[column] = values.where(values.isin(CATEGORIES[column]), "Other").astype(object)
+    for column, mapping, allowed in category_rules(rules):
+        demographics[column] = standard_categories(demographics[column].astype(str), mapping, allowed).astype(object)
     income = demographics["Income"].astype("float64")
-    demographics["Income"] = income.mask(income.isin(rules.income_placeholders) | income.gt(rules.max_income))
+    placeholder, implausible = unknown_incomes(income, rules)
+    demographics["Income"] = income.mask(placeholder | implausible)
     birth = demographics["Year_Birth"].astype("float64")
     demographics["Year_Birth"] = birth.mask(birth.lt(rules.min_birth_year))
     return demographics

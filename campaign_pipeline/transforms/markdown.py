@@ -1,5 +1,6 @@
 """The segmentation report as Markdown: every number comes from an asset's table."""
 
+import numpy as np
 import pandas as pd
 
 from campaign_pipeline.transforms.impact import RECOMMENDATION_RULE, recommendation_rationale
@@ -7,15 +8,19 @@ from campaign_pipeline.transforms.profiles import PROFILE_MEASURES
 from campaign_pipeline.transforms.segmentation import SegmentationModel
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    def cell(value) -> str:
-        if isinstance(value, float):
-            return f"{value:,.3f}" if abs(value) < 1 else f"{value:,.0f}"
-        return str(value)
+def format_cell(value) -> str:
+    """A table cell for people: three decimals below 1, whole numbers above; missing is empty."""
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return ""
+        return f"{value:,.3f}" if abs(value) < 1 else f"{value:,.0f}"
+    return "" if value is pd.NA or value is None else str(value)
 
+
+def markdown_table(frame: pd.DataFrame) -> str:
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    rows = ["| " + " | ".join(format_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *rows])
 
 

@@ -12,11 +12,8 @@ from campaign_pipeline.assets.ingest import (
 )
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.resources import CustomerSource
-from campaign_pipeline.sources.synthetic import (
-    INPUT_COLUMNS,
-    generate_customers,
-    write_customers_csv,
-)
+from campaign_pipeline.schemas import INPUT_COLUMNS
+from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
 
 CUSTOMERS, SEED = 600, 3
 

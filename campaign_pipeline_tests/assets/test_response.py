@@ -17,6 +17,17 @@ from campaign_pipeline.transforms.response import ResponseModel
 COST, REVENUE = 3.0, 11.0
 
 
+def rescore(chain, context, tmp_path, clustered=None, campaign_prices=None):
+    """scored_customers on the chain's model, with other customers or prices."""
+    return scored_customers(
+        context,
+        clustered_customers=chain.value("clustered_customers") if clustered is None else clustered,
+        response_model=chain.value("response_model"),
+        campaign_prices=chain.value("campaign_prices") if campaign_prices is None else campaign_prices,
+        output_files=OutputFiles(base_dir=str(tmp_path)),
+    )
+
+
 def test_response_model_has_out_of_fold_metrics(chain):
     result = chain["response_model"]
     model = result.value
@@ -104,13 +115,7 @@ def test_scored_customers_the_model_was_trained_on_get_their_out_of_fold_scores(
 def test_a_changed_customer_is_scored_by_the_stored_model(chain, context, tmp_path):
     clustered = chain.value("clustered_customers").copy()
     clustered.loc[clustered.index[0], "Recency"] += 1  # no longer the row the model was trained on
-    result = scored_customers(
-        context,
-        clustered_customers=clustered,
-        response_model=chain.value("response_model"),
-        campaign_prices=chain.value("campaign_prices"),
-        output_files=OutputFiles(base_dir=str(tmp_path)),
-    )
+    result = rescore(chain, context, tmp_path, clustered=clustered)
     sources = result.value["score_source"]
     assert sources.iloc[0] == "model" and (sources.iloc[1:] == "out_of_fold").all()
     expected = chain.value("response_model").predict_proba(clustered.iloc[[0]])[0]
@@ -128,13 +133,7 @@ def test_scored_customers_deciles_rank_the_scores(chain):
 
 def test_scored_customers_work_without_response(chain, context, tmp_path):
     clustered = chain.value("clustered_customers").drop(columns=["Response"])
-    result = scored_customers(
-        context,
-        clustered_customers=clustered,
-        response_model=chain.value("response_model"),
-        campaign_prices=chain.value("campaign_prices"),
-        output_files=OutputFiles(base_dir=str(tmp_path)),
-    )
+    result = rescore(chain, context, tmp_path, clustered=clustered)
     assert result.value["Response"].isna().all()
     assert (result.value["score_source"] == "model").all()  # nightly rescoring of an unlabelled file
     expected = chain.value("response_model").predict_proba(chain.value("clustered_customers"))
@@ -146,13 +145,7 @@ def test_a_budget_contacts_the_best_expected_profits_first(chain, context, tmp_p
 
     run = RunPrices.from_frame(chain.value("campaign_prices"))
     budgeted = RunPrices(run.prices, run.baseline_as_received, Budget(max_contacts=20)).to_frame()
-    result = scored_customers(
-        context,
-        clustered_customers=chain.value("clustered_customers"),
-        response_model=chain.value("response_model"),
-        campaign_prices=budgeted,
-        output_files=OutputFiles(base_dir=str(tmp_path)),
-    )
+    result = rescore(chain, context, tmp_path, campaign_prices=budgeted)
     scored = result.value
     assert scored["contact"].sum() == 20
     unbudgeted = chain.value("scored_customers")
