@@ -21,6 +21,7 @@ from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
 RESCORED_ASSETS = AssetSelection.assets(
     "raw_customers",
     "campaign_prices",
+    "income_medians",
     "cleaned_customers",
     "customer_dispositions",
     "engineered_customers",
@@ -28,6 +29,7 @@ RESCORED_ASSETS = AssetSelection.assets(
     "clustered_customers",
     "cluster_profiles",
     "scored_customers",
+    "campaign_evaluation",
     "retargeting_impact",
     "campaign_scenarios",
     "contact_list",

@@ -11,6 +11,8 @@ Environment variables choose where things are, never what the code does:
 - ``CAMPAIGN_REFERENCE_DATE``: the ISO date scheduled and sensor-started runs measure ages
   and tenure at (their run config sets ``engineered_customers.reference_date``); default
   the reference file's snapshot, ``settings.DEFAULT_REFERENCE_DATE``.
+- ``CAMPAIGN_PARTITIONS``: unset (or 1) for the unpartitioned graph; N >= 2 partitions
+  the per-customer assets into N customer buckets (see ``PER_CUSTOMER_ASSETS``).
 - ``CAMPAIGN_EXECUTOR``: ``in_process`` (default; fastest on small machines because every
   step would otherwise re-import pandas and scikit-learn) or ``multiprocess``.
 """
@@ -19,7 +21,10 @@ import os
 from datetime import date
 
 from dagster import (
+    AssetsDefinition,
+    BackfillPolicy,
     Definitions,
+    StaticPartitionsDefinition,
     EnvVar,
     ExecutorDefinition,
     in_process_executor,
@@ -43,9 +48,41 @@ from campaign_pipeline.code_versions import with_derived_code_versions
 from campaign_pipeline.io_managers import ModelIOManagerFactory, ParquetIOManagerFactory
 from campaign_pipeline.resources import CampaignEconomics, CustomerSource, OutputFiles, ProspectSource
 from campaign_pipeline.settings import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_REFERENCE_DATE
+from campaign_pipeline.transforms.buckets import bucket_keys
 
 EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
 ASSET_MODULES = [ingest, economics, features, segmentation, response, impact, analysis, prospects, campaign_report]
+# What the partitioned graph splits into customer buckets: every dataset with a row per
+# customer, from the file as read to the scores. Fitted objects and reductions are not.
+PER_CUSTOMER_ASSETS = (
+    "raw_customers",
+    "cleaned_customers",
+    "customer_dispositions",
+    "engineered_customers",
+    "scaled_customers",
+    "clustered_customers",
+    "scored_customers",
+)
+
+
+def customer_buckets_partitions(count: int) -> StaticPartitionsDefinition:
+    """``count`` customer buckets, ``00`` to ``count - 1`` (``transforms.buckets``)."""
+    return StaticPartitionsDefinition(bucket_keys(count))
+
+
+def partitioned(assets: list[AssetsDefinition], buckets: StaticPartitionsDefinition | None) -> list[AssetsDefinition]:
+    """The per-customer assets split into ``buckets``: one run can take any range of them
+    (a single-run backfill), and each step reads and writes one bucket at a time."""
+    if buckets is None:
+        return assets
+
+    def split(asset: AssetsDefinition) -> AssetsDefinition:
+        if not any(key.to_user_string() in PER_CUSTOMER_ASSETS for key in asset.keys):
+            return asset
+        bucketed = asset.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=buckets))
+        return bucketed.with_attributes(backfill_policy=BackfillPolicy.single_run())
+
+    return [split(asset) for asset in assets]
 
 
 def build_definitions(
@@ -55,10 +92,14 @@ def build_definitions(
     executor: ExecutorDefinition = in_process_executor,
     timezone: str = "UTC",
     reference_date: str = DEFAULT_REFERENCE_DATE,
+    partitions: int = 1,
 ) -> Definitions:
-    """Assets, resources and executor; tests call this with a temporary ``data_dir``."""
+    """Assets, resources and executor, unpartitioned or with the per-customer assets in
+    ``partitions`` customer buckets; tests call this with a temporary ``data_dir``."""
+    buckets = customer_buckets_partitions(partitions) if partitions > 1 else None
+    assets = partitioned(list(load_assets_from_modules(ASSET_MODULES)), buckets)
     return Definitions(
-        assets=with_derived_code_versions(load_assets_from_modules(ASSET_MODULES)),
+        assets=with_derived_code_versions(assets),
         resources={
             "io_manager": ParquetIOManagerFactory(base_dir=data_dir),
             "model_io_manager": ModelIOManagerFactory(base_dir=data_dir),
@@ -95,6 +136,13 @@ def _reference_date_from_env() -> str:
     return value
 
 
+def _partitions_from_env() -> int:
+    value = os.environ.get("CAMPAIGN_PARTITIONS") or "1"
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"CAMPAIGN_PARTITIONS must be a whole number of customer buckets (2 or more), not {value!r}")
+    return int(value)
+
+
 defs = build_definitions(
     data_dir=_from_env(DATA_DIR_ENV, DEFAULT_DATA_DIR),
     raw_csv=_from_env("CAMPAIGN_RAW_CSV", ""),
@@ -102,4 +150,5 @@ defs = build_definitions(
     executor=_executor_from_env(),
     timezone=os.environ.get("CAMPAIGN_TIMEZONE", "UTC"),
     reference_date=_reference_date_from_env(),
+    partitions=_partitions_from_env(),
 )

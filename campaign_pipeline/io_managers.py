@@ -13,7 +13,7 @@ import os
 import pickle
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -134,23 +134,93 @@ def write_parquet(frame: pd.DataFrame, path: UPath) -> None:
     write_atomically(path, lambda handle: pq.write_table(table, handle, compression=PARQUET_COMPRESSION))
 
 
-def read_parquet(path: UPath) -> pd.DataFrame:
+def read_parquet(path: UPath, columns: list[str] | None = None) -> pd.DataFrame:
     if is_local(path):
-        return pd.read_parquet(path.path)
+        return pd.read_parquet(path.path, columns=columns)
     # pyarrow cannot take a remote UPath itself: read through its fsspec file system,
     # which carries the credentials given in the URL's storage options.
     with path.open("rb") as handle:
-        return pd.read_parquet(handle)
+        return pd.read_parquet(handle, columns=columns)
 
 
 def column_schema(frame: pd.DataFrame) -> TableSchema:
     return TableSchema(columns=[TableColumn(str(name), str(dtype)) for name, dtype in frame.dtypes.items()])
 
 
+def bucket_path(base: UPath, asset_key, partition_key: str) -> UPath:
+    """``<base>/<asset key>/<bucket>.parquet``: where the IO manager keeps one bucket."""
+    return base.joinpath(*asset_key.path, f"{partition_key}{ParquetIOManager.extension}")
+
+
+class Buckets:
+    """The stored buckets of one partitioned dataset, read one at a time on demand, so that
+    a step over many buckets holds one bucket in memory (``transforms.buckets.FrameSource``)."""
+
+    def __init__(self, base: UPath, paths: Mapping[str, UPath]):
+        self.base, self.paths = base, dict(paths)
+
+    def keys(self) -> list[str]:
+        return list(self.paths)
+
+    def sibling(self, asset_key, key: str) -> UPath:
+        """Where bucket ``key`` of another dataset (``asset_key``) is stored."""
+        return bucket_path(self.base, asset_key, key)
+
+    def frame(self, key: str, columns: list[str] | None = None) -> pd.DataFrame:
+        path = self.paths[key]
+        if columns is not None:
+            present = set(pq.read_schema(path.path if is_local(path) else path.open("rb")).names)
+            columns = [c for c in columns if c in present]
+        return retrying_transient_errors(lambda: read_parquet(path, columns))
+
+    def concat(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """Every bucket in one frame, in file-line order (as the unpartitioned dataset)."""
+        frames = [self.frame(key, columns) for key in self.keys()]
+        return pd.concat(frames).sort_index(kind="stable") if frames else pd.DataFrame()
+
+
+class WrittenBuckets:
+    """What a partitioned step returns: its buckets, already written atomically one by one
+    as they were computed (``assets.for_each_bucket``), so the IO manager has nothing to write."""
+
+    def __init__(self, paths: Mapping[str, UPath], rows: int):
+        self.paths, self.rows = dict(paths), rows
+
+
+LAZY_BUCKETS = "lazy_buckets"  # input metadata: give this step the buckets, not one frame
+
+
 class ParquetIOManager(UPathIOManager):
-    """Writes each dataset asset to ``<base>/<asset key>.parquet``."""
+    """Writes each dataset asset to ``<base>/<asset key>.parquet``, or each bucket of a
+    partitioned one to ``<base>/<asset key>/<bucket>.parquet``.
+
+    A partitioned step receives its upstream buckets as ``Buckets``; an unpartitioned step
+    downstream of a partitioned asset receives every bucket in one frame in line order, or,
+    when its input's metadata sets ``lazy_buckets``, the ``Buckets`` to read one by one.
+    """
 
     extension = ".parquet"
+
+    def load_input(self, context: InputContext) -> Any:
+        if not (context.has_asset_key and context.has_asset_partitions):
+            return super().load_input(context)
+        keys = context.asset_partition_keys
+        buckets = Buckets(self._base_path, {key: bucket_path(self._base_path, context.asset_key, key) for key in keys})
+        missing = [key for key, path in buckets.paths.items() if not path.exists()]
+        if missing:
+            raise FileNotFoundError(
+                f"{context.asset_key.to_user_string()} has no stored bucket(s) {', '.join(missing)} under "
+                f"{self._base_path}; materialize those partitions first."
+            )
+        if (context.definition_metadata or {}).get(LAZY_BUCKETS):
+            return buckets
+        return buckets.concat()
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        if isinstance(obj, WrittenBuckets):
+            context.add_output_metadata({"dagster/row_count": MetadataValue.int(obj.rows)})
+            return
+        super().handle_output(context, obj)
 
     def dump_to_path(self, context: OutputContext, obj: pd.DataFrame, path: UPath) -> None:
         write_parquet(obj, path)

@@ -12,14 +12,17 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from campaign_pipeline.definitions import build_definitions
+from campaign_pipeline.transforms.buckets import bucket_keys
 
 EXPECTED_DEPENDENCIES = {
     "raw_customers": set(),
     "campaign_prices": {"raw_customers"},
-    "cleaned_customers": {"raw_customers"},
-    "customer_dispositions": {"raw_customers"},
+    "income_medians": {"raw_customers"},
+    "cleaned_customers": {"raw_customers", "income_medians"},
+    "customer_dispositions": {"raw_customers", "income_medians"},
     "engineered_customers": {"cleaned_customers"},
     "segment_preprocessor": {"engineered_customers"},
     "scaled_customers": {"engineered_customers", "segment_preprocessor"},
@@ -27,6 +30,7 @@ EXPECTED_DEPENDENCIES = {
     "clustered_customers": {"engineered_customers", "scaled_customers", "segmentation_model"},
     "response_model": {"engineered_customers"},
     "scored_customers": {"clustered_customers", "response_model", "campaign_prices"},
+    "campaign_evaluation": {"scored_customers", "clustered_customers", "response_model", "campaign_prices"},
     "retargeting_impact": {"scored_customers", "clustered_customers", "campaign_prices"},
     "contact_list": {"scored_customers", "clustered_customers"},
     "campaign_scenarios": {"scored_customers", "campaign_prices"},
@@ -80,12 +84,25 @@ EXPECTED_SENSORS = {"customer_file_changed": "RUNNING"}
 
 
 def materialize_all(
-    data_dir: Path, raw_csv: str = "", run_config: dict | None = None, raise_on_error: bool = True, job: str = ""
+    data_dir: Path,
+    raw_csv: str = "",
+    run_config: dict | None = None,
+    raise_on_error: bool = True,
+    job: str = "",
+    partitions: int = 1,
+    buckets: tuple[str, str] | None = None,
 ):
-    defs = build_definitions(data_dir=str(data_dir), raw_csv=raw_csv)
+    """Every asset (or ``job``) in one in-process run. With ``partitions`` > 1 the run takes
+    the range ``buckets`` (first, last) of customer buckets, all of them by default, as
+    ``dg launch --partition-range`` does."""
+    defs = build_definitions(data_dir=str(data_dir), raw_csv=raw_csv, partitions=partitions)
     job_def = defs.resolve_job_def(job) if job else defs.resolve_implicit_global_asset_job_def()
+    tags = {}
+    if partitions > 1:
+        first, last = buckets or (bucket_keys(partitions)[0], bucket_keys(partitions)[-1])
+        tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
     return job_def.execute_in_process(
-        run_config=run_config or {}, instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error
+        run_config=run_config or {}, instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error, tags=tags
     )
 
 

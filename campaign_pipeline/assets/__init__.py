@@ -5,12 +5,16 @@ directly with ``build_asset_context()``. Each declares its group, kinds and owne
 """
 
 import dataclasses
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue
+from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, MaterializeResult, MetadataValue
 
 from campaign_pipeline.errors import InputDataError
-from campaign_pipeline.io_managers import KeptModel, stored_model_path
+from upath import UPath
+
+from campaign_pipeline.io_managers import LAZY_BUCKETS, Buckets, KeptModel, WrittenBuckets, bucket_path, stored_model_path
+from campaign_pipeline.io_managers import write_parquet
 
 DATA_ENGINEERING = "team:data-engineering"
 DATA_SCIENCE = "team:data-science"
@@ -43,3 +47,86 @@ def keep_last_good_model(context: AssetExecutionContext, error: InputDataError, 
         value=KeptModel(kept),
         metadata={"refitted": False, "reason": str(error), "kept_model": MetadataValue.path(str(kept))},
     )
+
+
+def bucket_ins(*names: str) -> dict[str, AssetIn]:
+    """Inputs read bucket by bucket when they are partitioned (``io_managers.Buckets``);
+    in the unpartitioned graph they arrive as frames, as ever."""
+    return {name: AssetIn(metadata={LAZY_BUCKETS: True}) for name in names}
+
+
+def for_each_bucket(context: AssetExecutionContext | None, compute: Callable[..., Any], **inputs: Any) -> Any:
+    """``compute(**inputs)``: at once when every input is a frame; else once per bucket of
+    the partitioned inputs (see ``bucketed_results``). ``compute`` returns one
+    ``MaterializeResult`` (value: a frame) or a tuple of them (a multi-asset, each naming
+    its asset)."""
+    partitioned = {name: value for name, value in inputs.items() if isinstance(value, Buckets)}
+    if not partitioned:
+        return compute(**inputs)
+    reference = next(iter(partitioned.values()))
+
+    def outcomes():
+        for key in reference.keys():
+            frames = {name: value.frame(key) if name in partitioned else value for name, value in inputs.items()}
+            yield key, compute(**frames)
+
+    return bucketed_results(context, outcomes(), reference.base)
+
+
+def bucketed_results(context: AssetExecutionContext | None, outcomes: Iterable[tuple[str, Any]], base: UPath) -> Any:
+    """Each bucket's outputs written atomically under ``base`` as soon as they are computed,
+    so a step over any number of buckets holds one in memory and a failure leaves the
+    other buckets' last good files intact. Returns the results' shape (one or a tuple),
+    with counts and checks summed over buckets and ``WrittenBuckets`` as values."""
+    merged: list[MaterializeResult] | None = None
+    written: list[dict[str, tuple[UPath, int]]] = []
+    for key, outcome in outcomes:
+        results = [outcome] if isinstance(outcome, MaterializeResult) else list(outcome)
+        if merged is None:
+            merged, written = results, [{} for _ in results]
+        else:
+            merged = [_merge(total, result) for total, result in zip(merged, results)]
+        for paths, result in zip(written, results):
+            path = bucket_path(base, result.asset_key or context.asset_key, key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_parquet(result.value, path)
+            paths[key] = (path, len(result.value))
+    if merged is None:
+        raise ValueError("No buckets to compute")
+    final = [
+        result._replace(value=WrittenBuckets({key: path for key, (path, _) in paths.items()}, sum(n for _, n in paths.values())))
+        for result, paths in zip(merged, written)
+    ]
+    return tuple(final) if len(final) > 1 else final[0]
+
+
+def _merge(total: MaterializeResult, result: MaterializeResult) -> MaterializeResult:
+    return total._replace(
+        metadata=_sum_metadata(total.metadata or {}, result.metadata or {}),
+        check_results=[
+            AssetCheckResult(
+                asset_key=a.asset_key, check_name=a.check_name, passed=a.passed and b.passed,
+                metadata=_sum_metadata(a.metadata or {}, b.metadata or {}),
+            )  # fmt: skip
+            for a, b in zip(total.check_results or [], result.check_results or [])
+        ],
+    )
+
+
+def _sum_metadata(total: Mapping[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:
+    """Counts and sums add up across buckets (also inside dicts); anything else is the same
+    in every bucket (a source, a rule), so the first stays."""
+    merged = dict(total)
+    for name, value in more.items():
+        before = merged.get(name)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            merged[name] = _sum_metadata(before, value)
+        elif _is_number(value) and _is_number(before):
+            merged[name] = before + value
+        elif name not in merged:
+            merged[name] = value
+    return merged
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,10 +1,10 @@
 """Features: the engineered columns of REFERENCE §2 at one explicit reference date."""
 
 import pandas as pd
-from dagster import Config, asset
+from dagster import AssetExecutionContext, Config, asset
 from pydantic import Field
 
-from campaign_pipeline.assets import DATA_ENGINEERING
+from campaign_pipeline.assets import DATA_ENGINEERING, bucket_ins, for_each_bucket
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.schemas import EngineeredCustomers
 from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
@@ -24,10 +24,13 @@ class FeatureConfig(Config):
     )
 
 
-@asset(**DOMAIN, kinds={"pandas", "pandera", "parquet"}, **dataset_contract("engineered_customers", EngineeredCustomers))
-def engineered_customers(
-    config: FeatureConfig, cleaned_customers: pd.DataFrame
-):
+@asset(
+    **DOMAIN,
+    kinds={"pandas", "pandera", "parquet"},
+    ins=bucket_ins("cleaned_customers"),
+    **dataset_contract("engineered_customers", EngineeredCustomers),
+)
+def engineered_customers(context: AssetExecutionContext, config: FeatureConfig, cleaned_customers):
     """Cleaned customers plus engineered features: ``age``/``age_group``, ``tenure_months``,
     ``total_interactions``, ``conversion_rate`` (reporting only: derived from Response),
     ``customer_value_index`` (total spend, MU), ``family_size``, ``recency_segment``,
@@ -35,7 +38,9 @@ def engineered_customers(
     accepted) and ``top_product_family``. Dates are measured at the configured
     reference date, never today."""
     reference_date = pd.Timestamp(config.reference_date)
-    engineered = engineer_features(cleaned_customers, reference_date)
-    return validated(
-        EngineeredCustomers, engineered, {"reference_date": reference_date.date().isoformat()}
+    metadata = {"reference_date": reference_date.date().isoformat()}
+    return for_each_bucket(
+        context,
+        lambda cleaned: validated(EngineeredCustomers, engineer_features(cleaned, reference_date), metadata),
+        cleaned=cleaned_customers,
     )

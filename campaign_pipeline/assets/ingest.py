@@ -3,14 +3,18 @@
 from dataclasses import asdict
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetOut, Config, asset, multi_asset
+from dagster import AssetExecutionContext, AssetIn, AssetOut, Config, MaterializeResult, asset, multi_asset
 from pydantic import Field
 
-from campaign_pipeline.assets import DATA_ENGINEERING, settings_from
+from upath import UPath
+
+from campaign_pipeline.assets import DATA_ENGINEERING, bucket_ins, bucketed_results, for_each_bucket, settings_from
 from campaign_pipeline.contracts import dataset_contract, validated
-from campaign_pipeline.resources import CustomerSource
+from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.resources import CustomerSource, OutputFiles
 from campaign_pipeline.schemas import CleanedCustomers, CustomerDispositions, RawCustomers
-from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
+from campaign_pipeline.transforms.buckets import customer_buckets, stable_sample
+from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers, income_medians as fit_income_medians
 
 INGEST = "ingest"
 DOMAIN = {"group_name": INGEST, "owners": [DATA_ENGINEERING]}  # every asset of this module
@@ -18,27 +22,36 @@ RULES = CleaningRules()
 
 
 @asset(**DOMAIN, kinds={"csv", "pandas", "parquet"}, **dataset_contract("raw_customers", RawCustomers))
-def raw_customers(context: AssetExecutionContext, customer_source: CustomerSource):
+def raw_customers(context: AssetExecutionContext, customer_source: CustomerSource, output_files: OutputFiles):
     """The customer file, typed: one row per customer and the 29 columns of the source.
 
     Reads ``CAMPAIGN_RAW_CSV`` (TAB, comma or semicolon; day-first or ISO dates, the
     day/month order established from the data, never guessed) or, when it is unset,
     the seeded synthetic sample. Anything else is refused with the file, column and
-    lines to fix. Quirks are kept here; ``cleaned_customers`` handles them.
+    lines to fix. Quirks are kept here; ``cleaned_customers`` handles them. In the
+    partitioned graph each customer goes to the bucket of its duplicate key
+    (``transforms.buckets``), so copies of one customer share a bucket.
     """
     frame, stats = customer_source.load()
     frame.attrs["source"] = stats.source  # named by contract failures; never stored
     context.log.info(f"Read {stats.rows} customers from {stats.source}")
-    return validated(
-        RawCustomers,
-        frame,  # indexed by file line, so contract failures name lines; not stored
-        {
-            "source": customer_source.label,
-            "synthetic": customer_source.is_synthetic,
-            "input_fingerprint": customer_source.fingerprint(),
-            **{f"read/{key}": value for key, value in stats.as_metadata().items() if key != "source"},
-        },
+    metadata = {
+        "source": customer_source.label,
+        "synthetic": customer_source.is_synthetic,
+        "input_fingerprint": customer_source.fingerprint(),
+        **{f"read/{key}": value for key, value in stats.as_metadata().items() if key != "source"},
+    }
+    partitions = context.assets_def.partitions_def
+    if partitions is None:
+        # indexed by file line, so contract failures name lines; the attrs are not stored
+        return validated(RawCustomers, frame, metadata)
+    all_keys = partitions.get_partition_keys()
+    bucket = customer_buckets(frame, len(all_keys))
+    outcomes = (
+        (key, validated(RawCustomers, frame[bucket == all_keys.index(key)], metadata if first else {}))
+        for first, key in ((i == 0, key) for i, key in enumerate(context.partition_keys))
     )
+    return bucketed_results(context, outcomes, UPath(output_files.base_dir))
 
 
 class CleaningConfig(Config):
@@ -56,6 +69,30 @@ class CleaningConfig(Config):
     missing_income: str = Field(RULES.missing_income, description="impute_median (by education) or drop")
     education_map: dict[str, str] = Field(RULES.education_map, description="Non-standard education levels")
     marital_status_map: dict[str, str] = Field(RULES.marital_status_map, description="Non-standard marital statuses")
+    income_sample: int = Field(
+        RULES.income_sample, ge=1, description="income_medians are fitted on a stable sample of this many customers at most"
+    )
+
+
+def _rules_from(config: CleaningConfig) -> CleaningRules:
+    return settings_from(config, CleaningRules)
+
+
+@asset(**DOMAIN, kinds={"pandas", "parquet"}, ins=bucket_ins("raw_customers"))
+def income_medians(config: CleaningConfig, raw_customers) -> MaterializeResult:
+    """The median known income per education level (and overall, ``*``) that cleaning fills
+    missing incomes with: fitted on a stable sample of every customer
+    (``transforms.buckets.stable_sample``; all of them up to ``income_sample`` rows), then
+    reapplied to each bucket, so an imputed income does not depend on the bucket. Its
+    config is the cleaning rules; ``cleaned_customers`` refuses medians fitted with other
+    rules."""
+    rules = _rules_from(config)
+    sample = stable_sample(raw_customers, rules.income_sample, rules.sample_seed)
+    medians = fit_income_medians(sample, rules).assign(rules=rules.fingerprint())
+    return MaterializeResult(
+        value=medians,
+        metadata={"fitted_rows": len(sample), "medians": {row.Education: row.median_income for row in medians.itertuples()}},
+    )
 
 
 CLEANED_DESCRIPTION = """Customers after the cleaning rules, each configurable and counted in metadata,
@@ -94,10 +131,25 @@ Nobody is left out silently, and nobody is contacted twice."""
         *dataset_contract("cleaned_customers", CleanedCustomers)["check_specs"],
         *dataset_contract("customer_dispositions", CustomerDispositions)["check_specs"],
     ],
+    ins={**bucket_ins("raw_customers"), "income_medians": AssetIn()},
 )
-def cleaned_customers(context: AssetExecutionContext, config: CleaningConfig, raw_customers: pd.DataFrame):
+def cleaned_customers(context: AssetExecutionContext, config: CleaningConfig, raw_customers, income_medians: pd.DataFrame):
     """The cleaning step: the cleaned customers and what became of every line of the file."""
-    cleaned, counts, dispositions = clean_customers(raw_customers, settings_from(config, CleaningRules))
+    rules = _rules_from(config)
+    fitted_with = set(income_medians["rules"])
+    if fitted_with != {rules.fingerprint()}:
+        raise InputDataError(
+            "the stored income_medians were fitted with other cleaning rules than this step's",
+            source="income_medians",
+            column="Income",
+            expected="the same cleaning config for income_medians and cleaned_customers; rematerialize income_medians",
+        )
+    medians = income_medians.drop(columns=["rules"])
+    return for_each_bucket(context, lambda raw: _clean(context, rules, raw, medians), raw=raw_customers)
+
+
+def _clean(context: AssetExecutionContext, rules: CleaningRules, raw_customers: pd.DataFrame, medians: pd.DataFrame):
+    cleaned, counts, dispositions = clean_customers(raw_customers, rules, medians=medians)
     counted = asdict(counts)
     mapped = counted.pop("categories_mapped")
     context.log.info(f"Cleaning kept {counts.rows_out} of {counts.rows_in} lines")

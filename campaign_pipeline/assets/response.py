@@ -6,13 +6,16 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, keep_last_good_model, settings_from
+from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, for_each_bucket, keep_last_good_model
+from campaign_pipeline.assets import settings_from
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.metadata import chart, rounded, table
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE, SCORE_SOURCE, ScoredCustomers
+from campaign_pipeline.io_managers import Buckets
+from campaign_pipeline.transforms.buckets import stable_sample
 from campaign_pipeline.transforms.charts import profit_curve_chart
 from campaign_pipeline.transforms.impact import score_customers
 from campaign_pipeline.transforms.campaign import INTERVAL_SEED, campaign_figures, why_not_evaluable
@@ -38,11 +41,11 @@ class ResponseModelConfig(Config):
     )
 
 
-@asset(**DOMAIN, kinds={"scikitlearn", "pandas"}, io_manager_key=MODEL_IO)
+@asset(**DOMAIN, kinds={"scikitlearn", "pandas"}, io_manager_key=MODEL_IO, ins=bucket_ins("engineered_customers"))
 def response_model(
     context: AssetExecutionContext,
     config: ResponseModelConfig,
-    engineered_customers: pd.DataFrame,
+    engineered_customers,
     output_files: OutputFiles,
 ):  # a ResponseModel, or KeptModel when it cannot refit
     """Calibrated response model: a scikit-learn ``Pipeline`` (imputation, encoding and
@@ -52,14 +55,16 @@ def response_model(
     held-out fold. No prices enter the fit, so changing prices or the budget never refits
     it: ``scored_customers`` prices the scores. When the data cannot train a model (no
     ``Response``, or a single class), the last good model is kept, says so, and still
-    scores the customers."""
+    scores the customers. Compared and fitted on a stable sample of every customer,
+    stratified by ``Response`` (all of them up to ``cv_sample``)."""
     settings = settings_from(config, ModelSettings)
+    customers = stable_sample(engineered_customers, settings.cv_sample, settings.random_state, stratify=RESPONSE)
     try:
-        model = fit_response_model(engineered_customers, settings, frame_sha256(engineered_customers))
+        model = fit_response_model(customers, settings, frame_sha256(customers))
     except InputDataError as error:
         return keep_last_good_model(context, error, output_files.base_dir)
     metrics = model.metrics
-    importance = holdout_importance(model, engineered_customers, settings)
+    importance = holdout_importance(model, customers, settings)
     context.log.info(f"{model.name}: out-of-fold ROC-AUC {metrics['roc_auc']:.3f} on {metrics['evaluated_rows']:,} customers")
     return MaterializeResult(
         value=model,
@@ -74,44 +79,73 @@ def response_model(
     )
 
 
-@asset(**DOMAIN, kinds={"pandas", "scikitlearn", "parquet"}, **dataset_contract("scored_customers", ScoredCustomers))
+def _score(customers: pd.DataFrame, model: ResponseModel, run: RunPrices):
+    probability, source = model.honest_scores(customers)
+    scored = score_customers(customers, probability, run.prices, run.budget)
+    scored[SCORE_SOURCE] = source
+    return validated(
+        ScoredCustomers,
+        scored,
+        {
+            "contacted": int(scored["contact"].sum()),
+            "expected_profit_of_contacted": float(scored.loc[scored["contact"], "expected_profit"].sum()),
+            "model": model.name,
+            "contact_rule": f"{run.prices.contact_rule}; {run.budget.describe()}",
+            "score_sources": scored[SCORE_SOURCE].value_counts().to_dict(),
+        },
+    )
+
+
+@asset(
+    **DOMAIN,
+    kinds={"pandas", "scikitlearn", "parquet"},
+    ins=bucket_ins("clustered_customers"),
+    **dataset_contract("scored_customers", ScoredCustomers),
+)
 def scored_customers(
-    context: AssetExecutionContext,
-    clustered_customers: pd.DataFrame,
-    response_model: ResponseModel,
-    campaign_prices: pd.DataFrame,
-    output_files: OutputFiles,
+    context: AssetExecutionContext, clustered_customers, response_model: ResponseModel, campaign_prices: pd.DataFrame
 ):
     """Per customer: calibrated ``response_probability``, ``decile`` (1 = top 10%),
     ``expected_profit`` (MU) and ``contact``: break-even (p x revenue > cost), best expected
     profits first within the run's budget. The probability is honest: out of fold for the
     labelled customers the model was trained on (``score_source`` ``out_of_fold``), the
     stored model's (no refit) for every other customer (``model``), as when the nightly job
-    rescores a new or unlabelled file.
-
-    On a labelled file this is where the model meets the money: ``reports/response_model.json``
-    gets the campaign these contacts make (so their observed profit is ``campaign_profit``)
-    beside contacting everyone among the same customers and every line of the file as
-    received, with seeded bootstrap 95% intervals, the profit curve and the responder
-    profile against the seed's."""
+    rescores a new or unlabelled file. ``campaign_evaluation`` prices the campaign these
+    contacts make."""
     run = RunPrices.from_frame(campaign_prices)
-    probability, source = response_model.honest_scores(clustered_customers)
-    scored = score_customers(clustered_customers, probability, run.prices, run.budget)
-    scored[SCORE_SOURCE] = source
-    metadata = {
-        "contacted": int(scored["contact"].sum()),
-        "expected_profit_of_contacted": float(scored.loc[scored["contact"], "expected_profit"].sum()),
-        "model": response_model.name,
-        "contact_rule": f"{run.prices.contact_rule}; {run.budget.describe()}",
-        "score_sources": scored[SCORE_SOURCE].value_counts().to_dict(),
-    }
-    reason = why_not_evaluable(scored)
-    if reason is None:
-        metadata.update(_campaign_report(context, scored, clustered_customers, response_model, run, output_files))
-    else:
+    if isinstance(clustered_customers, Buckets) and run.budget.limit(run.prices) is not None:
+        raise InputDataError(
+            "a contact budget ranks every customer at once, which the partitioned graph does not do",
+            source="campaign_economics",
+            expected="no campaign_economics.max_contacts or campaign_economics.budget_mu with CAMPAIGN_PARTITIONS; "
+            "campaign_scenarios prices budgets on the partitioned scores",
+        )
+    return for_each_bucket(context, lambda customers: _score(customers, response_model, run), customers=clustered_customers)
+
+
+@asset(**DOMAIN, kinds={"pandas", "matplotlib"})
+def campaign_evaluation(
+    context: AssetExecutionContext,
+    scored_customers: pd.DataFrame,
+    clustered_customers: pd.DataFrame,
+    response_model: ResponseModel,
+    campaign_prices: pd.DataFrame,
+    output_files: OutputFiles,
+) -> MaterializeResult:
+    """On a labelled file this is where the model meets the money:
+    ``reports/response_model.json`` gets the campaign the scored contacts make (so their
+    observed profit is ``campaign_profit``) beside contacting everyone among the same
+    customers and every line of the file as received, with seeded bootstrap 95%
+    intervals, the profit curve and the responder profile against the seed's. On an
+    unlabelled file it says why there is nothing to evaluate and leaves the file as it was."""
+    run = RunPrices.from_frame(campaign_prices)
+    reason = why_not_evaluable(scored_customers)
+    if reason is not None:
         context.log.info(f"The campaign is not evaluated: {reason}; reports/response_model.json is left as it was.")
-        metadata["campaign_evaluated"] = f"no: {reason}"
-    return validated(ScoredCustomers, scored, metadata)
+        return MaterializeResult(metadata={"campaign_evaluated": f"no: {reason}"})
+    return MaterializeResult(
+        metadata=_campaign_report(context, scored_customers, clustered_customers, response_model, run, output_files)
+    )
 
 
 def _campaign_report(context, scored, customers, model: ResponseModel, run: RunPrices, output_files) -> dict:

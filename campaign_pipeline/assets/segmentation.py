@@ -5,11 +5,12 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 from sklearn.compose import ColumnTransformer
 
-from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, settings_from
+from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, for_each_bucket, settings_from
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.metadata import chart, rounded, table
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import ClusteredCustomers, ScaledCustomers
+from campaign_pipeline.transforms.buckets import stable_sample
 from campaign_pipeline.transforms.charts import k_sweep_chart
 from campaign_pipeline.transforms.profiles import name_clusters, profile_clusters
 from campaign_pipeline.transforms.segmentation import SEGMENT_FEATURES, SegmentationModel, SelectionRule, SweepSettings
@@ -21,26 +22,35 @@ RULE = SelectionRule()
 SWEEP = SweepSettings()
 
 
-@asset(**DOMAIN, kinds={"scikitlearn"}, io_manager_key=MODEL_IO)
-def segment_preprocessor(engineered_customers: pd.DataFrame) -> MaterializeResult[ColumnTransformer]:
+@asset(**DOMAIN, kinds={"scikitlearn"}, io_manager_key=MODEL_IO, ins=bucket_ins("engineered_customers"))
+def segment_preprocessor(engineered_customers) -> MaterializeResult[ColumnTransformer]:
     """Fitted scikit-learn ``ColumnTransformer`` for segmentation: log1p then standardise
-    spend, purchases and income; standardise children. Fitted here once, reapplied by
-    ``scaled_customers`` (also when the nightly job rescores new data)."""
-    preprocessor = build_segment_preprocessor().fit(engineered_customers[list(SEGMENT_FEATURES)])
-    return MaterializeResult(
-        value=preprocessor, metadata={"features": list(SEGMENT_FEATURES), "fitted_rows": len(engineered_customers)}
-    )
+    spend, purchases and income; standardise children. Fitted once on a stable sample of
+    every customer (all of them up to ``fit_sample``), reapplied by ``scaled_customers``
+    to every customer (also when the nightly job rescores new data)."""
+    sample = stable_sample(engineered_customers, SWEEP.fit_sample, SWEEP.random_state)
+    preprocessor = build_segment_preprocessor().fit(sample[list(SEGMENT_FEATURES)])
+    return MaterializeResult(value=preprocessor, metadata={"features": list(SEGMENT_FEATURES), "fitted_rows": len(sample)})
 
 
-@asset(**DOMAIN, kinds={"pandas", "scikitlearn", "parquet"}, **dataset_contract("scaled_customers", ScaledCustomers))
-def scaled_customers(
-    engineered_customers: pd.DataFrame, segment_preprocessor: ColumnTransformer
-):
+def _scale(engineered: pd.DataFrame, preprocessor: ColumnTransformer):
+    matrix = to_model_matrix(preprocessor, engineered)
+    return validated(ScaledCustomers, pd.concat([engineered[["ID"]], matrix], axis=1))
+
+
+@asset(
+    **DOMAIN,
+    kinds={"pandas", "scikitlearn", "parquet"},
+    ins=bucket_ins("engineered_customers"),
+    **dataset_contract("scaled_customers", ScaledCustomers),
+)
+def scaled_customers(context: AssetExecutionContext, engineered_customers, segment_preprocessor: ColumnTransformer):
     """The segmentation model matrix: ``ID`` plus one standardised column per behavioural
     feature (``seg__*``), from the stored ``segment_preprocessor``. Nothing derived from
     ``Response`` is in it."""
-    matrix = to_model_matrix(segment_preprocessor, engineered_customers)
-    return validated(ScaledCustomers, pd.concat([engineered_customers[["ID"]], matrix], axis=1))
+    return for_each_bucket(
+        context, lambda engineered: _scale(engineered, segment_preprocessor), engineered=engineered_customers
+    )
 
 
 class SegmentationConfig(Config):
@@ -67,23 +77,30 @@ class SegmentationConfig(Config):
     threads: int = Field(SWEEP.threads, ge=1, description="OpenMP threads for k-means")
 
 
-@asset(**DOMAIN, kinds={"scikitlearn", "matplotlib"}, io_manager_key=MODEL_IO)
+@asset(
+    **DOMAIN,
+    kinds={"scikitlearn", "matplotlib"},
+    io_manager_key=MODEL_IO,
+    ins=bucket_ins("scaled_customers", "engineered_customers"),
+)
 def segmentation_model(
     context: AssetExecutionContext,
     config: SegmentationConfig,
-    scaled_customers: pd.DataFrame,
-    engineered_customers: pd.DataFrame,
+    scaled_customers,
+    engineered_customers,
     output_files: OutputFiles,
 ) -> MaterializeResult[SegmentationModel]:
     """Fitted k-means. k is swept over 2..10 (inertia, silhouette, Davies-Bouldin,
     Calinski-Harabasz, smallest cluster share, stability across 5 seeds) and chosen by the
     configured rule; ids are numbered by ascending centroid spend, so cluster 0 is always
-    the lowest-spending kind of customer. Cluster names come from real-unit profiles."""
+    the lowest-spending kind of customer. Cluster names come from real-unit profiles.
+    Fitted on a stable sample of every customer (all of them up to ``fit_sample``)."""
     rule = settings_from(config, SelectionRule)
     settings = settings_from(config, SweepSettings)
-    matrix = scaled_customers.drop(columns=["ID"])
+    matrix = stable_sample(scaled_customers, settings.fit_sample, settings.random_state).drop(columns=["ID"])
     model = fit_segmentation(matrix, rule, settings)
-    labelled = engineered_customers.assign(cluster=model.predict(matrix))
+    engineered = stable_sample(engineered_customers, settings.fit_sample, settings.random_state)
+    labelled = engineered.assign(cluster=model.predict(matrix))
     model.names = name_clusters(profile_clusters(labelled))
     context.log.info(model.metrics["choice"])
     summary = {"k": model.k, **{key: value for key, value in model.metrics.items() if key != "choice"}}
@@ -100,19 +117,27 @@ def segmentation_model(
     )
 
 
-@asset(**DOMAIN, kinds={"pandas", "scikitlearn", "parquet"}, **dataset_contract("clustered_customers", ClusteredCustomers))
+def _cluster(engineered: pd.DataFrame, scaled: pd.DataFrame, model: SegmentationModel):
+    labels = model.predict(scaled.drop(columns=["ID"]))
+    clustered = engineered.assign(cluster=labels, cluster_name=pd.Series(labels).map(model.names).to_numpy())
+    sizes = clustered["cluster"].value_counts().sort_index()
+    return validated(ClusteredCustomers, clustered, {"cluster_sizes": {str(k): int(v) for k, v in sizes.items()}})
+
+
+@asset(
+    **DOMAIN,
+    kinds={"pandas", "scikitlearn", "parquet"},
+    ins=bucket_ins("engineered_customers", "scaled_customers"),
+    **dataset_contract("clustered_customers", ClusteredCustomers),
+)
 def clustered_customers(
-    engineered_customers: pd.DataFrame,
-    scaled_customers: pd.DataFrame,
-    segmentation_model: SegmentationModel,
+    context: AssetExecutionContext, engineered_customers, scaled_customers, segmentation_model: SegmentationModel
 ):
     """Engineered customers with ``cluster`` (0 = lowest typical spend) and ``cluster_name``,
     assigned by the stored ``segmentation_model`` without refitting."""
-    labels = segmentation_model.predict(scaled_customers.drop(columns=["ID"]))
-    clustered = engineered_customers.assign(
-        cluster=labels, cluster_name=pd.Series(labels).map(segmentation_model.names).to_numpy()
-    )
-    sizes = clustered["cluster"].value_counts().sort_index()
-    return validated(
-        ClusteredCustomers, clustered, {"cluster_sizes": {str(k): int(v) for k, v in sizes.items()}}
+    return for_each_bucket(
+        context,
+        lambda engineered, scaled: _cluster(engineered, scaled, segmentation_model),
+        engineered=engineered_customers,
+        scaled=scaled_customers,
     )

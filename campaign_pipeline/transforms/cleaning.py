@@ -1,5 +1,6 @@
 """Cleaning rules for the customer table, each one explicit, configurable and counted."""
 
+import json
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -59,6 +60,16 @@ class CleaningRules:
     marital_status_map: dict[str, str] = field(
         default_factory=lambda: {"Alone": "Single", "Absurd": "Other", "YOLO": "Other"}
     )
+    # The income medians are fitted on a stable sample of this many customers at most.
+    income_sample: int = 200_000
+    sample_seed: int = 0
+
+    def fingerprint(self) -> str:
+        """The rules the income medians depend on, as text: medians fitted under other
+        rules would fill incomes the rules no longer mean."""
+        fields = ("min_birth_year", "min_age_at_enrolment", "max_spend", "max_count", "income_placeholders",
+                  "max_income", "income_sample", "sample_seed")  # fmt: skip
+        return json.dumps({name: getattr(self, name) for name in fields}, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -144,17 +155,24 @@ def duplicate_groups(frame: pd.DataFrame, ignore: tuple[str, ...] = ("ID",)) -> 
     )
 
 
-def clean_customers(
-    raw: pd.DataFrame, rules: CleaningRules, source: str = "the customer file"
-) -> tuple[pd.DataFrame, CleaningCounts, pd.DataFrame]:
-    """Apply ``rules`` to a frame that satisfies ``RawCustomers``, indexed by file line.
-    Returns the cleaned customers (still indexed by line), the counts, and one row per
-    input line saying what became of it (``ID``, ``line``, ``disposition``,
-    ``duplicate_of``, ``reason``)."""
-    fates = _Dispositions(raw)
-    frame = raw.copy()
-    rows_in = len(frame)
+@dataclass(frozen=True)
+class _Screened:
+    """The rows left by the row rules, with each rule's mask, before income is imputed."""
 
+    frame: pd.DataFrame
+    identical: pd.Series
+    impossible: pd.Series
+    too_young: pd.Series
+    big_spend: pd.Series
+    big_count: pd.Series
+    placeholder: pd.Series
+    implausible_income: pd.Series
+
+
+def _screen(raw: pd.DataFrame, rules: CleaningRules, fates: _Dispositions) -> _Screened:
+    """Identical lines, impossible ages, implausible spends and counts removed; unknown
+    incomes blanked."""
+    frame = raw.copy()
     identical = frame.duplicated(keep="first")
     frame = fates.copies(frame, duplicate_groups(frame, ignore=()), "identical line")
 
@@ -169,8 +187,39 @@ def clean_customers(
 
     placeholder, implausible_income = unknown_incomes(frame["Income"], rules)
     frame.loc[placeholder | implausible_income, "Income"] = np.nan
+    return _Screened(frame, identical, impossible, too_young, big_spend, big_count, placeholder, implausible_income)
+
+
+OVERALL = "*"  # the income_medians row for levels without a known income
+
+
+def income_medians(raw: pd.DataFrame, rules: CleaningRules) -> pd.DataFrame:
+    """The median known income of each education level (as written in the file) and
+    overall (``OVERALL``), over the rows the row rules keep: what ``impute_median`` fills
+    missing incomes with. Fitted once (on a stable sample at scale) and reapplied to every
+    bucket, so each customer's imputed income is the same in either shape of the graph."""
+    known = _screen(raw, rules, _Dispositions(raw)).frame
+    by_level = known.groupby("Education", observed=True)["Income"].median().dropna()
+    overall = pd.Series({OVERALL: known["Income"].median()})
+    medians = pd.concat([by_level, overall]).rename_axis("Education").rename("median_income").reset_index()
+    return medians.astype({"Education": str, "median_income": float})
+
+
+def clean_customers(
+    raw: pd.DataFrame, rules: CleaningRules, source: str = "the customer file", medians: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, CleaningCounts, pd.DataFrame]:
+    """Apply ``rules`` to a frame that satisfies ``RawCustomers``, indexed by file line,
+    imputing missing incomes from ``medians`` (``income_medians``; by default those of
+    ``raw`` itself). Returns the cleaned customers (still indexed by line), the counts, and
+    one row per input line saying what became of it (``ID``, ``line``, ``disposition``,
+    ``duplicate_of``, ``reason``)."""
+    fates = _Dispositions(raw)
+    rows_in = len(raw)
+    medians = income_medians(raw, rules) if medians is None else medians
+    screened = _screen(raw, rules, fates)
+    frame = screened.frame
     missing = frame["Income"].isna()
-    if missing.all():
+    if missing.all() and medians["median_income"].isna().all():
         raise InputDataError(
             "Income is missing in every row, so it can be neither imputed nor used",
             source=source,
@@ -184,8 +233,9 @@ def clean_customers(
         frame["income_imputed"] = False
     else:
         frame["income_imputed"] = missing
-        by_level = frame.groupby("Education")["Income"].transform("median")
-        frame["Income"] = frame["Income"].fillna(by_level).fillna(frame["Income"].median())
+        lookup = medians.set_index("Education")["median_income"]
+        by_level = frame["Education"].astype(str).map(lookup.drop(OVERALL, errors="ignore"))
+        frame["Income"] = frame["Income"].fillna(by_level).fillna(lookup.get(OVERALL, np.nan))
 
     mapped: dict[str, int] = {}
     for column, mapping, allowed in category_rules(rules):
@@ -214,16 +264,16 @@ def clean_customers(
 
     counts = CleaningCounts(
         rows_in=rows_in,
-        identical_lines_dropped=int(identical.sum()),
+        identical_lines_dropped=int(screened.identical.sum()),
         duplicate_rows_dropped=duplicates,
         conflicting_response_groups=conflicting_groups,
         conflicting_response_rows_dropped=conflicting_rows,
-        impossible_birth_years_dropped=int(impossible.sum()),
-        too_young_at_enrolment_dropped=int(too_young.sum()),
-        implausible_spend_dropped=int(big_spend.sum()),
-        implausible_count_dropped=int(big_count.sum()),
-        income_placeholders_removed=int(placeholder.sum()),
-        implausible_incomes_removed=int(implausible_income.sum()),
+        impossible_birth_years_dropped=int(screened.impossible.sum()),
+        too_young_at_enrolment_dropped=int(screened.too_young.sum()),
+        implausible_spend_dropped=int(screened.big_spend.sum()),
+        implausible_count_dropped=int(screened.big_count.sum()),
+        income_placeholders_removed=int(screened.placeholder.sum()),
+        implausible_incomes_removed=int(screened.implausible_income.sum()),
         income_missing=int(missing.sum()),
         income_imputed=int(frame["income_imputed"].sum()),
         income_missing_rows_dropped=dropped_for_income,

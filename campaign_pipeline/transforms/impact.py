@@ -26,7 +26,8 @@ def score_customers(
             "cluster": clustered["cluster"].to_numpy(),
             "cluster_name": clustered["cluster_name"].to_numpy(),
             "response_probability": probability,
-        }
+        },
+        index=clustered.index,
     )
     # Rank first so that ties cannot make deciles uneven or unstable.
     rank = scored["response_probability"].rank(method="first", ascending=False)

@@ -26,10 +26,12 @@ from campaign_pipeline.assets.impact import (
 from campaign_pipeline.assets.ingest import (
     CleaningConfig,
     cleaned_customers,
+    income_medians,
     raw_customers,
 )
 from campaign_pipeline.assets.response import (
     ResponseModelConfig,
+    campaign_evaluation,
     response_model,
     scored_customers,
 )
@@ -75,19 +77,21 @@ def _build_chain(base_dir: Path, context) -> Chain:
     output_files = OutputFiles(base_dir=str(base_dir))
     chain = Chain(base_dir=base_dir, output_files=output_files, source=sample_source())
     r = chain.results
-    r["raw_customers"] = raw_customers(context, customer_source=chain.source)
+    r["raw_customers"] = raw_customers(context, customer_source=chain.source, output_files=output_files)
     raw = r["raw_customers"].value
     r["campaign_prices"] = campaign_prices(raw_customers=raw, campaign_economics=CampaignEconomics())
     prices = r["campaign_prices"].value
+    r["income_medians"] = income_medians(config=CleaningConfig(), raw_customers=raw)
     r["cleaned_customers"], r["customer_dispositions"] = cleaned_customers(
-        context, config=CleaningConfig(), raw_customers=raw
+        context, config=CleaningConfig(), raw_customers=raw, income_medians=r["income_medians"].value
     )
     r["engineered_customers"] = engineered_customers(
-        config=FeatureConfig(), cleaned_customers=r["cleaned_customers"].value
+        context, config=FeatureConfig(), cleaned_customers=r["cleaned_customers"].value
     )
     engineered = r["engineered_customers"].value
     r["segment_preprocessor"] = segment_preprocessor(engineered_customers=engineered)
     r["scaled_customers"] = scaled_customers(
+        context,
         engineered_customers=engineered, segment_preprocessor=r["segment_preprocessor"].value
     )
     scaled = r["scaled_customers"].value
@@ -100,6 +104,7 @@ def _build_chain(base_dir: Path, context) -> Chain:
     )
     model = r["segmentation_model"].value
     r["clustered_customers"] = clustered_customers(
+        context,
         engineered_customers=engineered, scaled_customers=scaled, segmentation_model=model
     )
     clustered = r["clustered_customers"].value
@@ -110,13 +115,17 @@ def _build_chain(base_dir: Path, context) -> Chain:
         output_files=output_files,
     )
     r["scored_customers"] = scored_customers(
+        context, clustered_customers=clustered, response_model=r["response_model"].value, campaign_prices=prices
+    )
+    scored = r["scored_customers"].value
+    r["campaign_evaluation"] = campaign_evaluation(
         context,
+        scored_customers=scored,
         clustered_customers=clustered,
         response_model=r["response_model"].value,
         campaign_prices=prices,
         output_files=output_files,
     )
-    scored = r["scored_customers"].value
     r["retargeting_impact"] = retargeting_impact(
         context,
         scored_customers=scored,
@@ -158,7 +167,7 @@ def instance():
 
 @pytest.fixture(scope="session")
 def chain(tmp_path_factory, instance) -> Chain:
-    """The 15 assets, each called directly once, in dependency order."""
+    """The assets, each called directly once, in dependency order."""
     return build_chain(tmp_path_factory.mktemp("asset_chain"), instance)
 
 
@@ -166,3 +175,15 @@ def chain(tmp_path_factory, instance) -> Chain:
 def context(instance):
     """A fresh asset context for one test's direct calls, on the shared instance."""
     return build_asset_context(instance=instance)
+
+
+@pytest.fixture
+def clean():
+    """``cleaned_customers`` of a raw frame under a cleaning config, with the income medians
+    fitted on that frame first, as the graph does."""
+
+    def clean_with(context, config: CleaningConfig, raw):
+        medians = income_medians(config=config, raw_customers=raw).value
+        return cleaned_customers(context, config=config, raw_customers=raw, income_medians=medians)
+
+    return clean_with

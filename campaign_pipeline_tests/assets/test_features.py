@@ -30,10 +30,10 @@ def test_engineered_customers_values_at_default_reference_date(chain):
     assert (engineered["tenure_months"] >= 0).all()
 
 
-def test_engineered_customers_age_moves_with_the_reference_date(chain):
+def test_engineered_customers_age_moves_with_the_reference_date(chain, context):
     cleaned = chain.value("cleaned_customers")
-    early = engineered_customers(config=FeatureConfig(reference_date="2015-06-30"), cleaned_customers=cleaned)
-    late = engineered_customers(config=FeatureConfig(reference_date="2019-06-30"), cleaned_customers=cleaned)
+    early = engineered_customers(context, config=FeatureConfig(reference_date="2015-06-30"), cleaned_customers=cleaned)
+    late = engineered_customers(context, config=FeatureConfig(reference_date="2019-06-30"), cleaned_customers=cleaned)
     assert early.metadata["reference_date"] == "2015-06-30"
     assert late.metadata["reference_date"] == "2019-06-30"
     assert ((late.value["age"] - early.value["age"]) == 4).all()
@@ -41,10 +41,10 @@ def test_engineered_customers_age_moves_with_the_reference_date(chain):
     assert ((late.value["tenure_months"] - early.value["tenure_months"]) == 48).all()
 
 
-def test_engineered_customers_refuses_a_reference_date_before_enrolment_naming_the_input(chain):
+def test_engineered_customers_refuses_a_reference_date_before_enrolment_naming_the_input(chain, context):
     cleaned = chain.value("cleaned_customers")
     before = (cleaned["Dt_Customer"].min() - pd.Timedelta(days=40)).date().isoformat()
     with pytest.raises(InputDataError) as raised:
-        engineered_customers(config=FeatureConfig(reference_date=before), cleaned_customers=cleaned)
+        engineered_customers(context, config=FeatureConfig(reference_date=before), cleaned_customers=cleaned)
     assert raised.value.column == "Dt_Customer" and "tenure_months" not in str(raised.value)
     assert raised.value.lines == cleaned.index.tolist()  # every customer enrolled after that date

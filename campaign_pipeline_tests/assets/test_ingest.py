@@ -11,7 +11,7 @@ from campaign_pipeline.assets.ingest import (
     raw_customers,
 )
 from campaign_pipeline.errors import InputDataError
-from campaign_pipeline.resources import CustomerSource
+from campaign_pipeline.resources import CustomerSource, OutputFiles
 from campaign_pipeline.schemas import INPUT_COLUMNS
 from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
 
@@ -44,7 +44,7 @@ def test_raw_customers_reads_a_csv_file(tmp_path, context):
     source_frame = generate_customers(50, 11)
     path = tmp_path / "customers.csv"
     write_customers_csv(source_frame, path)
-    result = raw_customers(context, customer_source=CustomerSource(path=str(path)))
+    result = raw_customers(context, customer_source=CustomerSource(path=str(path)), output_files=OutputFiles(base_dir=str(tmp_path)))
     frame = result.value
     assert result.metadata["synthetic"] is False
     assert result.metadata["source"] == str(path)
@@ -63,7 +63,7 @@ def test_raw_customers_refuses_text_in_recency_naming_column_and_line(tmp_path, 
     path = tmp_path / "broken.csv"
     write_customers_csv(source_frame, path)
     with pytest.raises(InputDataError) as raised:
-        raw_customers(context, customer_source=CustomerSource(path=str(path)))
+        raw_customers(context, customer_source=CustomerSource(path=str(path)), output_files=OutputFiles(base_dir=str(tmp_path)))
     error = raised.value
     assert error.column == "Recency"
     assert error.lines == [8]
@@ -73,7 +73,7 @@ def test_raw_customers_refuses_text_in_recency_naming_column_and_line(tmp_path, 
 def test_raw_customers_refuses_a_missing_file(tmp_path, context):
     missing = tmp_path / "nowhere.csv"
     with pytest.raises(InputDataError, match="does not exist"):
-        raw_customers(context, customer_source=CustomerSource(path=str(missing)))
+        raw_customers(context, customer_source=CustomerSource(path=str(missing)), output_files=OutputFiles(base_dir=str(tmp_path)))
 
 
 def test_cleaned_customers_drops_impossible_birth_years(chain):
@@ -91,9 +91,9 @@ def test_cleaned_customers_drops_impossible_birth_years(chain):
     assert result.check_results[0].passed
 
 
-def test_cleaned_customers_counts_follow_the_config(chain, context):
+def test_cleaned_customers_counts_follow_the_config(chain, context, clean):
     raw = chain.value("raw_customers")
-    strict, _ = cleaned_customers(context, config=CleaningConfig(min_birth_year=1950), raw_customers=raw)
+    strict, _ = clean(context, CleaningConfig(min_birth_year=1950), raw)
     default_dropped = chain["cleaned_customers"].metadata["cleaning/impossible_birth_years_dropped"]
     strict_dropped = strict.metadata["cleaning/impossible_birth_years_dropped"]
     assert strict_dropped > default_dropped
@@ -108,11 +108,11 @@ def test_cleaned_customers_imputes_missing_income(chain):
     assert int(cleaned["income_imputed"].sum()) == metadata["cleaning/income_imputed"]
 
 
-def test_cleaned_customers_fails_the_contract_on_negative_recency(chain, context):
+def test_cleaned_customers_fails_the_contract_on_negative_recency(chain, context, clean):
     raw = chain.value("raw_customers").copy()
     raw.loc[raw.index[0], "Recency"] = -5
     with pytest.raises(Failure) as raised:
-        cleaned_customers(context, config=CleaningConfig(), raw_customers=raw)
+        clean(context, CleaningConfig(), raw)
     assert "CleanedCustomers" in raised.value.description
     assert "'Recency'" in raised.value.description
     assert "-5" in raised.value.description
@@ -132,12 +132,12 @@ def test_customer_dispositions_account_for_every_line(chain):
     assert result.metadata["lines/scored"] == len(cleaned) and result.check_results[0].passed
 
 
-def test_implausible_values_are_handled_by_named_rules(chain, context):
+def test_implausible_values_are_handled_by_named_rules(chain, context, clean):
     raw = chain.value("raw_customers").copy()
     income_line, birth_line = raw.index[3], raw.index[4]
     raw.loc[income_line, "Income"] = 1e12
     raw.loc[birth_line, "Year_Birth"] = 2016  # after the reference date, and after enrolment
-    cleaned, dispositions = cleaned_customers(context, config=CleaningConfig(), raw_customers=raw)
+    cleaned, dispositions = clean(context, CleaningConfig(), raw)
     assert cleaned.metadata["cleaning/implausible_incomes_removed"] == 1
     assert cleaned.value.loc[income_line, "Income"] < 1e6 and cleaned.value.loc[income_line, "income_imputed"]
     assert cleaned.metadata["cleaning/too_young_at_enrolment_dropped"] == 1

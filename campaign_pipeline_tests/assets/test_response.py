@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from campaign_pipeline.assets.response import (
+    campaign_evaluation,
     ResponseModelConfig,
     response_model,
     scored_customers,
@@ -24,7 +25,6 @@ def rescore(chain, context, tmp_path, clustered=None, campaign_prices=None):
         clustered_customers=chain.value("clustered_customers") if clustered is None else clustered,
         response_model=chain.value("response_model"),
         campaign_prices=chain.value("campaign_prices") if campaign_prices is None else campaign_prices,
-        output_files=OutputFiles(base_dir=str(tmp_path)),
     )
 
 
@@ -151,6 +151,14 @@ def test_a_budget_contacts_the_best_expected_profits_first(chain, context, tmp_p
     unbudgeted = chain.value("scored_customers")
     assert scored.loc[scored["contact"], "response_probability"].min() >= (
         unbudgeted.loc[unbudgeted["contact"] & ~scored["contact"], "response_probability"].max()
+    )
+    campaign_evaluation(
+        context,
+        scored_customers=scored,
+        clustered_customers=chain.value("clustered_customers"),
+        response_model=chain.value("response_model"),
+        campaign_prices=budgeted,
+        output_files=OutputFiles(base_dir=str(tmp_path)),
     )
     written = json.loads((tmp_path / "reports" / "response_model.json").read_text())
     assert written["contacted"] == 20 and written["budget"] == "at most 20 contacts"

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import Failure
+from dagster import Failure, build_asset_context
 from sklearn.compose import ColumnTransformer
 from sklearn.utils.validation import check_is_fitted
 
@@ -55,7 +55,7 @@ def test_scaled_customers_is_id_plus_standardised_seg_columns(chain):
 def test_scaled_customers_reapplies_the_given_preprocessor(chain):
     engineered = chain.value("engineered_customers")
     head = engineered.head(40)
-    again = scaled_customers(engineered_customers=head, segment_preprocessor=chain.value("segment_preprocessor"))
+    again = scaled_customers(build_asset_context(), engineered_customers=head, segment_preprocessor=chain.value("segment_preprocessor"))
     expected = chain.value("scaled_customers").head(40)
     pd.testing.assert_frame_equal(again.value.reset_index(drop=True), expected.reset_index(drop=True))
 
@@ -112,6 +112,7 @@ def test_clustered_customers_fails_when_a_cluster_has_no_name(chain):
     broken.names.pop(0)  # cluster 0 loses its name
     with pytest.raises(Failure) as raised:
         clustered_customers(
+            build_asset_context(),
             engineered_customers=chain.value("engineered_customers"),
             scaled_customers=chain.value("scaled_customers"),
             segmentation_model=broken,

@@ -1,0 +1,105 @@
+"""Customer buckets and the samples fitted objects learn from, the same in either shape.
+
+In the partitioned graph each customer lives in one of N buckets, chosen by a hash of the
+columns that cleaning never changes and that every duplicate shares (``BUCKET_COLUMNS``:
+all input columns but ``ID``, ``Response``, ``Income`` and the two categories, which
+cleaning may map or blank). Copies of one customer therefore always meet in one bucket,
+so deduplication inside a bucket is deduplication of the whole file, whatever cleaning
+rules are configured.
+
+Fitted objects learn from a *stable sample*: the rows whose file line has the smallest
+seeded hash (per ``Response`` class in proportion, when stratified). Which rows are picked
+depends only on the lines, the seed and the class counts, never on how the rows are split
+into buckets, so the partitioned and the unpartitioned graph fit the same objects, and
+every per-customer result agrees between them.
+"""
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from campaign_pipeline.schemas import COST_COLUMN, INPUT_COLUMNS, RESPONSE, REVENUE_COLUMN
+
+# Cleaning may blank an income or map a category, so two copies of one customer can
+# differ there before cleaning; they never differ anywhere else.
+NOT_BUCKETED = ("ID", RESPONSE, "Income", "Education", "Marital_Status", COST_COLUMN, REVENUE_COLUMN)
+BUCKET_COLUMNS = tuple(c for c in INPUT_COLUMNS if c not in NOT_BUCKETED)
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def bucket_keys(count: int) -> list[str]:
+    """``count`` partition keys, zero-padded so that they sort in bucket order."""
+    if count < 2:
+        raise ValueError(f"A partitioned graph needs at least 2 buckets, not {count}")
+    width = len(str(count - 1))
+    return [f"{bucket:0{width}d}" for bucket in range(count)]
+
+
+def customer_buckets(customers: pd.DataFrame, count: int) -> np.ndarray:
+    """The bucket (0..count-1) of each row, from ``BUCKET_COLUMNS`` (see the module)."""
+    hashed = pd.util.hash_pandas_object(customers[list(BUCKET_COLUMNS)], index=False).to_numpy()
+    return (hashed % np.uint64(count)).astype(np.int64)
+
+
+def line_hash(lines: np.ndarray, seed: int) -> np.ndarray:
+    """SplitMix64 of each line number and the seed: a fixed, well-mixed order of lines."""
+    with np.errstate(over="ignore"):
+        z = (np.asarray(lines, dtype=np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)) & _MASK64
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+class FrameSource(Protocol):
+    """Buckets of one dataset that can be read one at a time (``io_managers.Buckets``)."""
+
+    def keys(self) -> Iterable[str]: ...
+
+    def frame(self, key: str, columns: list[str] | None = None) -> pd.DataFrame: ...
+
+
+def frames_of(data: "pd.DataFrame | FrameSource", columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+    """Each bucket of ``data`` in turn (a frame is one bucket)."""
+    if isinstance(data, pd.DataFrame):
+        yield data if columns is None else data[[c for c in columns if c in data.columns]]
+        return
+    for key in data.keys():
+        yield data.frame(key, columns)
+
+
+def _quotas(class_counts: Mapping[object, int], size: int) -> dict[object, int]:
+    """Rows to draw per class: ``size`` split in proportion to the class counts."""
+    total = sum(class_counts.values())
+    return {label: round(size * count / total) for label, count in sorted(class_counts.items())}
+
+
+def stable_sample(
+    data: "pd.DataFrame | FrameSource", size: int, seed: int, stratify: str | None = None
+) -> pd.DataFrame:
+    """The rows of ``data`` (a frame indexed by file line, or its buckets) whose line hash
+    is smallest: ``size`` of them, in each class of ``stratify`` in proportion (every row
+    when there are no more). Sorted by line. Reads one bucket at a time."""
+    labels = [stratify] if stratify else ["ID"]  # a column, so that Parquet restores the line index
+    counts: dict[object, int] = {}
+    candidates: list[pd.DataFrame] = []
+    for frame in frames_of(data, labels):
+        if frame.empty:
+            continue
+        keys = pd.DataFrame(
+            {"line": frame.index.to_numpy(), "order": line_hash(frame.index.to_numpy(), seed),
+             "label": frame[stratify].to_numpy() if stratify in frame.columns else 0}  # fmt: skip
+        )
+        for label, count in keys["label"].value_counts().items():
+            counts[label] = counts.get(label, 0) + int(count)
+        # No bucket can contribute more than ``size`` rows of a class.
+        candidates.append(keys.sort_values("order").groupby("label", sort=False).head(size))
+    if not candidates:
+        return next(frames_of(data)).iloc[0:0] if isinstance(data, pd.DataFrame) else pd.DataFrame()
+    pool = pd.concat(candidates, ignore_index=True).sort_values("order")
+    quotas = _quotas(counts, size) if sum(counts.values()) > size else counts
+    chosen = pd.concat([pool[pool["label"].eq(label)].head(quota) for label, quota in quotas.items()])
+    wanted = np.sort(chosen["line"].to_numpy())
+    picked = [frame.loc[frame.index.intersection(wanted)] for frame in frames_of(data)]
+    return pd.concat(picked).sort_index() if len(picked) > 1 else picked[0].sort_index()
