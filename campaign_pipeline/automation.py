@@ -12,6 +12,7 @@ from dagster import (
     define_asset_job,
     sensor,
 )
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from campaign_pipeline.resources import CustomerSource
 from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
@@ -53,18 +54,28 @@ def reference_date_run_config(reference_date: str) -> dict:
     return {"ops": {"engineered_customers": {"config": {"reference_date": reference_date}}}}
 
 
-def build_schedules(timezone: str, reference_date: str = DEFAULT_REFERENCE_DATE) -> list[ScheduleDefinition]:
-    """Nightly rescoring at 02:00 and retraining on Sundays at 03:00, running by default.
-    Both pass ``reference_date`` to ``engineered_customers`` in their run config, so a
-    scheduled run never depends on the day it happens to run."""
-    run_config = reference_date_run_config(reference_date)
+def every_bucket_tags(bucket_keys: list[str] | None) -> dict[str, str]:
+    """Run tags that make one run take every customer bucket (none when unpartitioned)."""
+    if not bucket_keys:
+        return {}
+    return {ASSET_PARTITION_RANGE_START_TAG: bucket_keys[0], ASSET_PARTITION_RANGE_END_TAG: bucket_keys[-1]}
+
+
+def build_schedules(
+    timezone: str, reference_date: str = DEFAULT_REFERENCE_DATE, bucket_keys: list[str] | None = None
+) -> list[ScheduleDefinition]:
+    """Nightly rescoring at 02:00 and retraining on Sundays at 03:00, running by default,
+    each over every customer bucket when the graph is partitioned. Both pass
+    ``reference_date`` to ``engineered_customers`` in their run config, so a scheduled run
+    never depends on the day it happens to run."""
+    request = RunRequest(run_config=reference_date_run_config(reference_date), tags=every_bucket_tags(bucket_keys))
     return [
         ScheduleDefinition(
             name=name,
             job=job,
             cron_schedule=cron,
             execution_timezone=timezone,
-            run_config=run_config,
+            execution_fn=lambda context, request=request: request,
             default_status=DefaultScheduleStatus.RUNNING,
             description=description,
         )
@@ -75,9 +86,11 @@ def build_schedules(timezone: str, reference_date: str = DEFAULT_REFERENCE_DATE)
     ]
 
 
-def build_file_sensor(reference_date: str = DEFAULT_REFERENCE_DATE) -> SensorDefinition:
-    """``customer_file_changed``: starts ``nightly_rescore`` (at ``reference_date``) when the
-    customer file's content changes."""
+def build_file_sensor(
+    reference_date: str = DEFAULT_REFERENCE_DATE, bucket_keys: list[str] | None = None
+) -> SensorDefinition:
+    """``customer_file_changed``: starts ``nightly_rescore`` (at ``reference_date``, over
+    every customer bucket) when the customer file's content changes."""
 
     @sensor(
         job=nightly_rescore,
@@ -99,7 +112,7 @@ def build_file_sensor(reference_date: str = DEFAULT_REFERENCE_DATE) -> SensorDef
         return RunRequest(
             run_key=fingerprint,
             run_config=reference_date_run_config(reference_date),
-            tags={"input_fingerprint": fingerprint},
+            tags={"input_fingerprint": fingerprint, **every_bucket_tags(bucket_keys)},
         )
 
     return customer_file_changed

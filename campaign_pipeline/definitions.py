@@ -71,16 +71,16 @@ def customer_buckets_partitions(count: int) -> StaticPartitionsDefinition:
 
 
 def partitioned(assets: list[AssetsDefinition], buckets: StaticPartitionsDefinition | None) -> list[AssetsDefinition]:
-    """The per-customer assets split into ``buckets``: one run can take any range of them
-    (a single-run backfill), and each step reads and writes one bucket at a time."""
+    """The per-customer assets split into ``buckets``. Every asset runs a range of buckets
+    in one run (a single-run backfill), so ``dg launch --partition-range`` materializes
+    the whole graph, each partitioned step reading and writing one bucket at a time."""
     if buckets is None:
         return assets
 
     def split(asset: AssetsDefinition) -> AssetsDefinition:
-        if not any(key.to_user_string() in PER_CUSTOMER_ASSETS for key in asset.keys):
-            return asset
-        bucketed = asset.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=buckets))
-        return bucketed.with_attributes(backfill_policy=BackfillPolicy.single_run())
+        if any(key.to_user_string() in PER_CUSTOMER_ASSETS for key in asset.keys):
+            asset = asset.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=buckets))
+        return asset.with_attributes(backfill_policy=BackfillPolicy.single_run())
 
     return [split(asset) for asset in assets]
 
@@ -110,8 +110,8 @@ def build_definitions(
         },
         executor=executor,
         jobs=[nightly_rescore, retrain],
-        schedules=build_schedules(timezone, reference_date),
-        sensors=[build_file_sensor(reference_date)],
+        schedules=build_schedules(timezone, reference_date, buckets and buckets.get_partition_keys()),
+        sensors=[build_file_sensor(reference_date, buckets and buckets.get_partition_keys())],
     )
 
 

@@ -7,8 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from dagster import build_schedule_context
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from campaign_pipeline.definitions import PER_CUSTOMER_ASSETS, build_definitions
+from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
 from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
 from campaign_pipeline.transforms.buckets import bucket_keys
 from campaign_pipeline_tests.harness import checksums, materialize_all
@@ -52,6 +55,16 @@ def test_only_per_customer_assets_are_partitioned():
     unpartitioned = build_definitions().resolve_asset_graph()
     assert not any(unpartitioned.get(key).partitions_def for key in unpartitioned.get_all_asset_keys())
     assert keys is None or keys.get_partition_keys() == bucket_keys(BUCKETS)
+
+
+def test_nightly_rescoring_and_the_file_sensor_cover_every_bucket():
+    every_bucket = {ASSET_PARTITION_RANGE_START_TAG: bucket_keys(BUCKETS)[0], ASSET_PARTITION_RANGE_END_TAG: bucket_keys(BUCKETS)[-1]}
+    for schedule in build_definitions(partitions=BUCKETS).schedules:
+        (request,) = schedule.evaluate_tick(build_schedule_context()).run_requests
+        assert every_bucket.items() <= request.tags.items()
+        assert request.run_config == {"ops": {"engineered_customers": {"config": {"reference_date": DEFAULT_REFERENCE_DATE}}}}
+    (request,) = build_definitions().schedules[0].evaluate_tick(build_schedule_context()).run_requests
+    assert ASSET_PARTITION_RANGE_START_TAG not in request.tags
 
 
 def test_both_shapes_fit_the_same_objects(both_shapes):
