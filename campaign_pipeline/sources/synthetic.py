@@ -31,10 +31,35 @@ What is modelled, in generation order:
   ``Alone``/``Absurd``/``YOLO``, and rows repeating another customer under a new ``ID``
   (some of them with the opposite ``Response``).
 
-Command line: ``python -m campaign_pipeline.sources.synthetic --customers N --seed S --out PATH``.
+Chunks, so that any size streams in bounded memory: the rows are made in
+``chunk_sizes(n)`` chunks of at most ``CHUNK_ROWS`` (nearly equal, so none is tiny), each
+from its own random stream: chunk 0 from the seed's own stream, chunk ``k`` from the
+``k``-th child of ``SeedSequence(seed)``. Chunk 0 keeping the seed's stream keeps samples
+of up to ``CHUNK_ROWS`` customers (the embedded 2,240 among them) what the generator gave
+before it was chunked. Each quirk's count for the whole file is split over the chunks
+exactly, in proportion to their sizes. A repeat copies a customer of its own chunk and
+rows are shuffled within their chunk, so a chunk can be written once it is made; IDs
+continue from one chunk to the next, so they stay unique. ``iter_customer_chunks`` gives
+the chunks, ``generate_customers`` joins them and ``write_synthetic_customers`` writes
+them as they are made: the frame and the file hold the same rows for the same
+``(n, seed)``, whatever the machine.
+
+Bad lines, for tests of how the pipeline refuses or sets aside lines: ``bad_lines=K``
+spoils one field on each of ``K`` lines at positions drawn from the seed (the seed
+sequence's child 0, which no chunk uses, so the other lines stay as in the clean file).
+Each breaks exactly one rule of ``BAD_LINE_RULES``, enforced when the file is read
+(``sources.reading``) or by the ``RawCustomers`` contract; a manifest next to the file,
+``<file>.bad_lines.csv``, lists each line, column, value and rule.
+
+Command line: ``python -m campaign_pipeline.sources.synthetic --customers N --seed S
+--out PATH [--bad-lines K]``.
 """
 
 import argparse
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +71,11 @@ from campaign_pipeline.schemas import INPUT_COLUMNS, SPEND_COLUMNS
 CAMPAIGN_COLUMNS = tuple(c for c in INPUT_COLUMNS if c.startswith("AcceptedCmp"))
 
 REFERENCE_ROWS = 2240
+# Rows are made and written in chunks of at most this many (a fixed constant: the rows of
+# a file depend on its size and seed only). About 25 MB of frame per chunk.
+CHUNK_ROWS = 100_000
+# How the file is written: like the reference file (TAB, CRLF, whole-number incomes).
+CSV_FORMAT = {"sep": "\t", "lineterminator": "\r\n", "float_format": "%.0f", "index": False}
 # Education: share of customers, income centre (money units) and relative income spread.
 EDUCATION = ("Graduation", "PhD", "Master", "2n Cycle", "Basic")
 EDUCATION_SHARE = np.array([0.503, 0.217, 0.165, 0.091, 0.024])
@@ -255,16 +285,55 @@ def _distinct_customers(n: int, rare_marital: list[int], rng: np.random.Generato
     }
 
 
-def _plant_value_quirks(customers: dict[str, np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+def _file_counts(n: int) -> dict[str, int]:
+    """How many rows of an ``n``-customer file carry each quirk."""
+    return {
+        "repeats": _per_reference(n, REPEATED_ROWS),
+        "conflicting_repeats": _per_reference(n, CONFLICTING_REPEATS),
+        **{
+            status: _per_reference(n, count)
+            for status, count in zip(MARITAL[len(USUAL_MARITAL_SHARE) :], RARE_MARITAL_PER_REFERENCE)
+        },
+        "missing_incomes": _per_reference(n, MISSING_INCOMES),
+        "placeholder_incomes": max(_per_reference(n, 1), 1 if n >= 1000 else 0),
+        "high_incomes": _per_reference(n, HIGH_INCOMES),
+        "impossible_birth_years": _per_reference(n, len(IMPOSSIBLE_BIRTH_YEARS)),
+    }
+
+
+def _chunk_counts(file_counts: dict[str, int], start: int, stop: int, n: int) -> dict[str, int]:
+    """The share of each file count that falls to rows ``start..stop`` of ``n``: the
+    rounded cumulative count at ``stop`` minus the one at ``start``, so that the chunks'
+    counts add up to the file's exactly."""
+    return {
+        name: (count * stop + n // 2) // n - (count * start + n // 2) // n for name, count in file_counts.items()
+    }
+
+
+def chunk_sizes(n: int) -> list[int]:
+    """The sizes of the chunks ``n`` customers are made in: as few as ``CHUNK_ROWS``
+    allows, nearly equal (a tiny last chunk could not hold its share of repeats)."""
+    chunks = -(-n // CHUNK_ROWS)
+    size, larger = divmod(n, chunks)
+    return [size + 1] * larger + [size] * (chunks - larger)
+
+
+def _chunk_seed(seed: int, chunk: int) -> np.random.SeedSequence:
+    """Chunk 0 draws from the seed's own stream (see the module docstring), chunk ``k``
+    from child ``k`` of ``SeedSequence(seed)``. Child 0 is left for the bad lines."""
+    return np.random.SeedSequence(seed, spawn_key=(chunk,) if chunk else ())
+
+
+def _plant_value_quirks(
+    customers: dict[str, np.ndarray], counts: dict[str, int], rng: np.random.Generator
+) -> np.ndarray:
     """Blank incomes, placeholders, very high incomes and impossible birth years, each on
-    its own rows, counted for ``n`` customers. Returns the mask of rows carrying any
-    quirk (odd marital statuses included), which repeats must avoid to keep counts exact."""
-    placeholders = max(_per_reference(n, 1), 1 if n >= 1000 else 0)
-    counts = [_per_reference(n, MISSING_INCOMES), placeholders, _per_reference(n, HIGH_INCOMES)]
-    counts.append(_per_reference(n, len(IMPOSSIBLE_BIRTH_YEARS)))
+    its own rows, as many as ``counts`` says. Returns the mask of rows carrying any quirk
+    (odd marital statuses included), which repeats must avoid to keep counts exact."""
+    names = ["missing_incomes", "placeholder_incomes", "high_incomes", "impossible_birth_years"]
     quirky = customers["Marital_Status"] >= len(USUAL_MARITAL_SHARE)
-    chosen = rng.choice(np.flatnonzero(~quirky), sum(counts), replace=False)
-    missing, placeholder, high, impossible = np.split(chosen, np.cumsum(counts)[:-1])
+    chosen = rng.choice(np.flatnonzero(~quirky), sum(counts[name] for name in names), replace=False)
+    missing, placeholder, high, impossible = np.split(chosen, np.cumsum([counts[name] for name in names])[:-1])
 
     income = customers["Income"]
     income[missing] = np.nan
@@ -276,70 +345,208 @@ def _plant_value_quirks(customers: dict[str, np.ndarray], n: int, rng: np.random
     return quirky
 
 
-def _customer_ids(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Unique IDs scattered over about 0..5n like the file's (2,240 IDs within 0..11191),
-    shuffled. Built from random gaps, so no pool of 5n candidates is ever allocated."""
-    return rng.permutation(np.cumsum(rng.geometric(1 / 5, n)) - 1)
+def _customer_ids(n: int, first_id: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Unique IDs scattered over about ``first_id``..``first_id + 5n`` like the file's
+    (2,240 IDs within 0..11191), shuffled, and the first ID free for the next chunk. Built
+    from random gaps, so no pool of 5n candidates is ever allocated."""
+    ends = np.cumsum(rng.geometric(1 / 5, n))
+    return first_id + rng.permutation(ends - 1), first_id + int(ends[-1])
 
 
-def generate_customers(n: int = 2240, seed: int = 0) -> pd.DataFrame:
-    """``n`` synthetic customers as the reference file holds them.
-
-    The 29 ``INPUT_COLUMNS`` in order: integers as int64, ``Income`` float64 with NaN where
-    blank, ``Dt_Customer`` as day-first ``dd-mm-yyyy`` text, categories as plain strings.
-    About 9% of the rows repeat another customer on every column but ``ID``; about one in
-    ten of those carries the opposite ``Response``. The same ``(n, seed)`` always gives
-    the same frame.
-    """
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    rng = np.random.default_rng(seed)
-    repeats = _per_reference(n, REPEATED_ROWS)
+def _chunk(
+    n: int, counts: dict[str, int], rng: np.random.Generator, first_id: int, enrolment_labels: np.ndarray
+) -> tuple[pd.DataFrame, int]:
+    """One chunk of ``n`` customers with ``counts`` quirks, and the first ID free after it."""
+    repeats = counts["repeats"]
     distinct = n - repeats
-    rare_marital = [_per_reference(n, count) for count in RARE_MARITAL_PER_REFERENCE]
+    rare_marital = [counts[status] for status in MARITAL[len(USUAL_MARITAL_SHARE) :]]
     customers = _distinct_customers(distinct, rare_marital, rng)
-    quirky = _plant_value_quirks(customers, n, rng)
+    quirky = _plant_value_quirks(customers, counts, rng)
 
     # A repeat is the same customer entered again under a new ID. Originals are drawn
     # with replacement, so a few customers appear three times, as in the file.
     originals = rng.choice(np.flatnonzero(~quirky), repeats)
     rows = np.concatenate([np.arange(distinct), originals])
     response = customers.pop("Response")[rows]
-    flipped = distinct + rng.choice(repeats, _per_reference(n, CONFLICTING_REPEATS), replace=False)
+    flipped = distinct + rng.choice(repeats, counts["conflicting_repeats"], replace=False)
     response[flipped] = 1 - response[flipped]
     order = rng.permutation(n)
     shuffled_rows = rows[order]
     # pop() frees each unshuffled column as soon as its shuffled copy exists.
     customers = {name: customers.pop(name)[shuffled_rows] for name in list(customers)}
 
-    enrolment_labels = pd.date_range(FIRST_ENROLMENT, LAST_ENROLMENT).strftime("%d-%m-%Y").to_numpy(dtype=object)
+    ids, next_id = _customer_ids(n, first_id, rng)
     customers |= {
-        "ID": _customer_ids(n, rng),
+        "ID": ids,
         "Education": np.array(EDUCATION, dtype=object)[customers["Education"]],
         "Marital_Status": np.array(MARITAL, dtype=object)[customers["Marital_Status"]],
         "Dt_Customer": enrolment_labels[customers["Dt_Customer"]],
         "Response": response[order],
     }
-    return pd.DataFrame({name: customers[name] for name in INPUT_COLUMNS}, copy=False)
+    return pd.DataFrame({name: customers[name] for name in INPUT_COLUMNS}, copy=False), next_id
+
+
+def iter_customer_chunks(n: int = REFERENCE_ROWS, seed: int = 0) -> Iterator[pd.DataFrame]:
+    """The ``n`` customers of ``generate_customers(n, seed)``, chunk by chunk
+    (``chunk_sizes(n)``), each indexed by its rows' positions in the whole file."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    return _chunks(n, seed)
+
+
+def _chunks(n: int, seed: int) -> Iterator[pd.DataFrame]:
+    file_counts = _file_counts(n)
+    enrolment_labels = pd.date_range(FIRST_ENROLMENT, LAST_ENROLMENT).strftime("%d-%m-%Y").to_numpy(dtype=object)
+    start, first_id = 0, 0
+    for chunk, size in enumerate(chunk_sizes(n)):
+        counts = _chunk_counts(file_counts, start, start + size, n)
+        rng = np.random.default_rng(_chunk_seed(seed, chunk))
+        frame, first_id = _chunk(size, counts, rng, first_id, enrolment_labels)
+        frame.index = pd.RangeIndex(start, start + size)
+        yield frame
+        start += size
+
+
+def generate_customers(n: int = REFERENCE_ROWS, seed: int = 0) -> pd.DataFrame:
+    """``n`` synthetic customers as the reference file holds them, in memory.
+
+    The 29 ``INPUT_COLUMNS`` in order: integers as int64, ``Income`` float64 with NaN where
+    blank, ``Dt_Customer`` as day-first ``dd-mm-yyyy`` text, categories as plain strings.
+    About 9% of the rows repeat another customer of their chunk on every column but
+    ``ID``; about one in ten of those carries the opposite ``Response``. The same
+    ``(n, seed)`` always gives the same frame, and the rows ``write_synthetic_customers``
+    writes. For files too large to hold, use that (or ``iter_customer_chunks``).
+    """
+    chunks = list(iter_customer_chunks(n, seed))
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, copy=False)
 
 
 def write_customers_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """Write like the reference file: TAB separated, CRLF line ends, whole-number
     incomes and an empty field where income is missing."""
-    frame.to_csv(path, sep="\t", index=False, lineterminator="\r\n", float_format="%.0f")
+    frame.to_csv(path, **CSV_FORMAT)
+
+
+@dataclass(frozen=True)
+class BadLineRule:
+    """How to spoil one field of a line so that it breaks exactly one rule: ``rule`` is the
+    reader's wording of the problem (``stage`` ``reading``: ``read_customers`` refuses
+    the line) or the failing ``RawCustomers`` check (``stage`` ``contract``: the line reads,
+    and the contract refuses it). ``spoil`` turns the field's text into the bad value."""
+
+    column: str
+    rule: str
+    stage: str
+    spoil: Callable[[str], str]
+
+
+BAD_LINE_RULES = (
+    BadLineRule("Income", "text where a number belongs", "reading", lambda value: "abc"),
+    BadLineRule("Year_Birth", "counts must be whole numbers", "reading", lambda value: f"{value}.5"),
+    BadLineRule("Recency", "empty value", "reading", lambda value: ""),  # a required field missing
+    BadLineRule("Dt_Customer", "unreadable date(s)", "reading", lambda value: "unknown"),
+    BadLineRule("MntWines", "greater_than_or_equal_to(0)", "contract", lambda value: f"-{int(value) + 1}"),
+    BadLineRule("AcceptedCmp3", "isin([0, 1])", "contract", lambda value: "2"),
+)
+BAD_LINE_COLUMNS = ("line", "column", "value", "rule", "stage")
+
+
+def bad_lines_path(path: str | Path) -> Path:
+    """The manifest of the bad lines planted in the file at ``path``."""
+    return Path(f"{path}.bad_lines.csv")
+
+
+def read_bad_lines(path: str | Path) -> pd.DataFrame:
+    """The manifest written next to the customer file at ``path``: one row per bad line,
+    ``BAD_LINE_COLUMNS``, ``line`` as the file line number (the header is line 1) and
+    ``value`` as written (an empty value stays an empty string)."""
+    return pd.read_csv(bad_lines_path(path), keep_default_na=False, dtype={"value": str})
+
+
+def _bad_line_plan(n: int, seed: int, bad_lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (0-based, ascending) to spoil, scattered over the whole file, and the index in
+    ``BAD_LINE_RULES`` of the rule each breaks (cycling, so that every rule is used)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    rows = np.sort(rng.choice(n, bad_lines, replace=False))
+    return rows, np.arange(bad_lines) % len(BAD_LINE_RULES)
+
+
+def _spoil_lines(text: str, header: bool, start: int, rows: np.ndarray, rules: np.ndarray) -> tuple[str, list[dict]]:
+    """``text`` (a chunk's CSV starting at row ``start``) with the given rows spoiled, and
+    the manifest records of those lines."""
+    lines = text.split(CSV_FORMAT["lineterminator"])
+    records = []
+    for row, rule_index in zip(rows, rules):
+        rule = BAD_LINE_RULES[rule_index]
+        at = int(row) - start + header
+        fields = lines[at].split(CSV_FORMAT["sep"])
+        position = INPUT_COLUMNS.index(rule.column)
+        fields[position] = rule.spoil(fields[position])
+        lines[at] = CSV_FORMAT["sep"].join(fields)
+        record = (int(row) + 2, rule.column, fields[position], rule.rule, rule.stage)
+        records.append(dict(zip(BAD_LINE_COLUMNS, record)))
+    return CSV_FORMAT["lineterminator"].join(lines), records
+
+
+def write_synthetic_customers(
+    path: str | Path, n: int = REFERENCE_ROWS, seed: int = 0, bad_lines: int = 0
+) -> pd.DataFrame:
+    """Write the rows of ``generate_customers(n, seed)`` to ``path`` as ``write_customers_csv``
+    would, chunk by chunk as they are made, so memory stays flat at any ``n``. The file
+    appears whole or not at all (it is written beside and renamed).
+
+    ``bad_lines`` spoils one field on that many lines at positions drawn from the seed,
+    each breaking one of ``BAD_LINE_RULES``; every other line is the clean file's. Returns
+    the manifest, also written to ``bad_lines_path(path)`` (or removed there when there
+    are no bad lines, since an old one would no longer describe the file)."""
+    if not 0 <= bad_lines <= n:
+        raise ValueError(f"bad_lines must be between 0 and the {n} customers, got {bad_lines}")
+    path = Path(path)
+    bad_rows, bad_rules = _bad_line_plan(n, seed, bad_lines)
+    records: list[dict] = []
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w", encoding="utf-8", newline="") as handle:
+        for chunk in iter_customer_chunks(n, seed):
+            start, stop = chunk.index[0], chunk.index[-1] + 1
+            header = start == 0
+            text = chunk.to_csv(header=header, **CSV_FORMAT)
+            inside = slice(*np.searchsorted(bad_rows, [start, stop]))
+            if bad_rows[inside].size:
+                text, planted = _spoil_lines(text, header, start, bad_rows[inside], bad_rules[inside])
+                records += planted
+            handle.write(text)
+    os.replace(partial, path)
+    manifest = pd.DataFrame(records, columns=list(BAD_LINE_COLUMNS))
+    if bad_lines:
+        manifest.to_csv(bad_lines_path(path), index=False)
+    else:
+        bad_lines_path(path).unlink(missing_ok=True)
+    return manifest
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: write ``--customers`` synthetic customers from ``--seed`` to ``--out``."""
+    """Command line: write ``--customers`` synthetic customers from ``--seed`` to ``--out``,
+    ``--bad-lines`` of them spoiled."""
     parser = argparse.ArgumentParser(description="Write a seeded synthetic customer file (TAB separated, CRLF).")
     parser.add_argument("--customers", type=int, default=REFERENCE_ROWS, help="number of customers (rows)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--out", type=Path, required=True, help="output CSV path")
+    parser.add_argument(
+        "--bad-lines",
+        type=int,
+        default=0,
+        help="lines that each break one reading or contract rule, listed in OUT.bad_lines.csv",
+    )
     args = parser.parse_args(argv)
     if args.customers < 1:
         parser.error("--customers must be at least 1")
-    write_customers_csv(generate_customers(args.customers, args.seed), args.out)
-    print(f"Wrote {args.customers} synthetic customers (seed {args.seed}) to {args.out}")
+    if not 0 <= args.bad_lines <= args.customers:
+        parser.error("--bad-lines must be between 0 and --customers")
+    started = time.perf_counter()
+    write_synthetic_customers(args.out, args.customers, args.seed, args.bad_lines)
+    seconds = time.perf_counter() - started
+    listed = f", {args.bad_lines} bad lines listed in {bad_lines_path(args.out)}" if args.bad_lines else ""
+    print(f"Wrote {args.customers} synthetic customers (seed {args.seed}{listed}) to {args.out} in {seconds:.1f} s")
     return 0
 
 
