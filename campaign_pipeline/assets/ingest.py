@@ -3,13 +3,13 @@
 from dataclasses import asdict
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetOut, Config, asset, multi_asset
+from dagster import AssetExecutionContext, AssetOut, Config, multi_asset
 from pydantic import Field
 
 from campaign_pipeline.assets import DATA_ENGINEERING, settings_from
-from campaign_pipeline.contracts import dataset_contract, validated
+from campaign_pipeline.contracts import dataset_contract, split_by_contract, validated
 from campaign_pipeline.resources import CustomerSource
-from campaign_pipeline.schemas import CleanedCustomers, CustomerDispositions, RawCustomers
+from campaign_pipeline.schemas import CleanedCustomers, CustomerDispositions, RawCustomers, RejectedCustomers
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
 
 INGEST = "ingest"
@@ -17,27 +17,71 @@ DOMAIN = {"group_name": INGEST, "owners": [DATA_ENGINEERING]}  # every asset of 
 RULES = CleaningRules()
 
 
-@asset(**DOMAIN, kinds={"csv", "pandas", "parquet"}, **dataset_contract("raw_customers", RawCustomers))
-def raw_customers(context: AssetExecutionContext, customer_source: CustomerSource):
-    """The customer file, typed: one row per customer and the 29 columns of the source.
+RAW_DESCRIPTION = """The customer file, typed: one row per customer and the 29 columns of the source.
 
-    Reads ``CAMPAIGN_RAW_CSV`` (TAB, comma or semicolon; day-first or ISO dates, the
-    day/month order established from the data, never guessed) or, when it is unset,
-    the seeded synthetic sample. Anything else is refused with the file, column and
-    lines to fix. Quirks are kept here; ``cleaned_customers`` handles them.
-    """
-    frame, stats = customer_source.load()
+Reads ``CAMPAIGN_RAW_CSV`` (TAB, comma or semicolon; day-first or ISO dates, the
+day/month order established from the data, never guessed) or, when it is unset, the
+seeded synthetic sample. Anything else is refused with the file, column and lines to fix;
+under ``customer_source.bad_rows: quarantine`` a bad line is set aside in
+``rejected_customers`` instead. Quirks are kept here; ``cleaned_customers`` handles them."""
+REJECTED_DESCRIPTION = """Lines of the customer file set aside under ``customer_source.bad_rows: quarantine``:
+one row per broken value (``line``, ``ID`` when it could be read, ``column``, ``value``,
+``reason``), for a reading rule (a value that cannot be typed, a wrong field count, an ID
+two different lines claim) or the ``RawCustomers`` contract. Empty when refusing (the
+default) or when nothing is bad. The run is refused instead when more than
+``customer_source.max_bad_fraction`` of the lines would be set aside."""
+
+
+@multi_asset(
+    outs={
+        "raw_customers": AssetOut(
+            **DOMAIN,
+            kinds={"csv", "pandas", "parquet"},
+            description=RAW_DESCRIPTION,
+            metadata=dataset_contract("raw_customers", RawCustomers)["metadata"],
+        ),
+        "rejected_customers": AssetOut(
+            **DOMAIN,
+            kinds={"pandas", "pandera", "parquet"},
+            description=REJECTED_DESCRIPTION,
+            metadata=dataset_contract("rejected_customers", RejectedCustomers)["metadata"],
+        ),
+    },
+    check_specs=[
+        *dataset_contract("raw_customers", RawCustomers)["check_specs"],
+        *dataset_contract("rejected_customers", RejectedCustomers)["check_specs"],
+    ],
+)
+def raw_customers(context: AssetExecutionContext, customer_source: CustomerSource):
+    """The reading step: the typed customer file, and the lines it set aside."""
+    rejections = customer_source.rejections()
+    frame, stats = customer_source.load(rejections)
+    if rejections.quarantining:
+        passing, failures = split_by_contract(RawCustomers, frame)
+        rejections.add_contract_failures(frame, failures, RawCustomers.__name__, stats.source)
+        frame = passing
+    rejections.enforce(stats.rows + stats.rejected_lines, customer_source.max_bad_fraction, "customer_source.max_bad_fraction")
     frame.attrs["source"] = stats.source  # named by contract failures; never stored
-    context.log.info(f"Read {stats.rows} customers from {stats.source}")
-    return validated(
-        RawCustomers,
-        frame,  # indexed by file line, so contract failures name lines; not stored
-        {
-            "source": customer_source.label,
-            "synthetic": customer_source.is_synthetic,
-            "input_fingerprint": customer_source.fingerprint(),
-            **{f"read/{key}": value for key, value in stats.as_metadata().items() if key != "source"},
-        },
+    rejected = rejections.table()
+    context.log.info(f"Read {len(frame)} customers from {stats.source}; {rejected['line'].nunique()} lines set aside")
+    return (
+        validated(
+            RawCustomers,
+            frame,  # indexed by file line, so contract failures name lines; not stored
+            {
+                "source": customer_source.label,
+                "synthetic": customer_source.is_synthetic,
+                "input_fingerprint": customer_source.fingerprint(),
+                **{f"read/{key}": value for key, value in stats.as_metadata().items() if key != "source"},
+            },
+            asset_key="raw_customers",
+        ),
+        validated(
+            RejectedCustomers,
+            rejected,
+            {"bad_rows": customer_source.bad_rows, "lines": rejected["line"].nunique(), "values": len(rejected)},
+            asset_key="rejected_customers",
+        ),
     )
 
 
@@ -70,7 +114,7 @@ become missing, and missing income is imputed with the median of the same educat
 (``income_imputed`` marks it). Non-standard education levels and marital statuses are
 mapped to standard ones."""
 DISPOSITIONS_DESCRIPTION = """One row per line of the input file: ``ID``, ``line``, ``disposition`` (``scored``,
-``duplicate`` or ``dropped``), ``duplicate_of`` (the ID kept for a duplicate, which stands
+``duplicate``, ``dropped`` or ``rejected`` by the reader under quarantine), ``duplicate_of`` (the ID kept for a duplicate, which stands
 for it in scores and the contact list) and ``reason`` (the rule that removed the line).
 Nobody is left out silently, and nobody is contacted twice."""
 
@@ -95,9 +139,13 @@ Nobody is left out silently, and nobody is contacted twice."""
         *dataset_contract("customer_dispositions", CustomerDispositions)["check_specs"],
     ],
 )
-def cleaned_customers(context: AssetExecutionContext, config: CleaningConfig, raw_customers: pd.DataFrame):
+def cleaned_customers(
+    context: AssetExecutionContext, config: CleaningConfig, raw_customers: pd.DataFrame, rejected_customers: pd.DataFrame
+):
     """The cleaning step: the cleaned customers and what became of every line of the file."""
-    cleaned, counts, dispositions = clean_customers(raw_customers, settings_from(config, CleaningRules))
+    cleaned, counts, dispositions = clean_customers(
+        raw_customers, settings_from(config, CleaningRules), rejected=rejected_customers
+    )
     counted = asdict(counts)
     mapped = counted.pop("categories_mapped")
     context.log.info(f"Cleaning kept {counts.rows_out} of {counts.rows_in} lines")

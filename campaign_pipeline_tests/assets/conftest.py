@@ -75,12 +75,12 @@ def _build_chain(base_dir: Path, context) -> Chain:
     output_files = OutputFiles(base_dir=str(base_dir))
     chain = Chain(base_dir=base_dir, output_files=output_files, source=sample_source())
     r = chain.results
-    r["raw_customers"] = raw_customers(context, customer_source=chain.source)
+    r["raw_customers"], r["rejected_customers"] = raw_customers(context, customer_source=chain.source)
     raw = r["raw_customers"].value
     r["campaign_prices"] = campaign_prices(raw_customers=raw, campaign_economics=CampaignEconomics())
     prices = r["campaign_prices"].value
     r["cleaned_customers"], r["customer_dispositions"] = cleaned_customers(
-        context, config=CleaningConfig(), raw_customers=raw
+        context, config=CleaningConfig(), raw_customers=raw, rejected_customers=r["rejected_customers"].value
     )
     r["engineered_customers"] = engineered_customers(
         config=FeatureConfig(), cleaned_customers=r["cleaned_customers"].value
