@@ -17,6 +17,9 @@ the rest is read; rules about the whole file (encoding, header, separator, the d
 order) still refuse it. :meth:`Rejections.enforce` refuses the file when too many lines
 were set aside.
 
+:func:`iter_customer_chunks` reads a file of any size in chunks of typed lines with
+bounded memory, by the same rules and with the same results as :func:`read_customers`.
+
 The same rules read any file laid out like the customer file (a ``FileLayout``: the
 columns a kind of file may hold and those it may lack); ``sources.prospects`` reads
 demographics-only prospect files with them.
@@ -26,6 +29,7 @@ import difflib
 import io
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -265,12 +269,12 @@ def _parse_rows(
     raw: bytes, text: str, separator: str, source: str, rejections: Rejections, first_line: int
 ) -> tuple[pd.DataFrame, int]:
     """The rows of ``raw`` (a header line, then rows; ``text`` is it decoded), untyped and
-    indexed by file line, the first row being line ``first_line``. Under quarantine a line
-    with too many fields is set aside: how many were comes back too."""
+    indexed by file line, the first row being line ``first_line``. A line with too many
+    fields is refused, or set aside under quarantine: how many were comes back too."""
     frame = _read_plain_file(raw, separator)
     skipped: list[tuple[int, str]] = []
     if frame is None:
-        frame, skipped = _read_any_file(text, separator, source, rejections.quarantining)
+        frame, skipped = _read_any_file(text, separator, source)
     offset = first_line - 2  # line 2 of ``text`` is line ``first_line`` of the file
     skipped_lines = [line + offset for line, _ in skipped]
     frame.index = pd.Index(_line_numbers(first_line, len(frame), skipped_lines), name="line")
@@ -318,9 +322,9 @@ def _read_plain_file(raw: bytes, separator: str) -> pd.DataFrame | None:
     return table.to_pandas()
 
 
-def _read_any_file(text: str, separator: str, source: str, quarantining: bool) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
-    """pandas' parser, for any file the fast path declines. Under quarantine, lines with
-    too many fields are left out: (their line in ``text``, what is wrong) come back too."""
+def _read_any_file(text: str, separator: str, source: str) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    """pandas' parser, for any file the fast path declines. Lines with too many fields are
+    left out: (their line in ``text``, what is wrong) come back too."""
     try:
         # Columns the parser reads cleanly as numbers arrive typed (fast on large files);
         # any column with something else in it arrives as text, for the checks below to
@@ -335,7 +339,7 @@ def _read_any_file(text: str, separator: str, source: str, quarantining: bool) -
                 skipinitialspace=True,
                 skip_blank_lines=True,
                 low_memory=False,
-                on_bad_lines="warn" if quarantining else "error",
+                on_bad_lines="warn",  # a line with too many fields is named (or set aside) below
             )
     except pd.errors.ParserError as error:
         raise InputDataError(
@@ -704,3 +708,169 @@ def _set_aside_conflicting_ids(
         frame = frame.loc[~frame["ID"].isin(ids)]
         identical = frame.duplicated(keep="first")
     return frame, int(identical.sum())
+
+
+class CustomerChunks:
+    """A customer file read in chunks of typed lines, in bounded memory: iterate for frames
+    indexed by file line which, concatenated, equal what :func:`read_customers` returns,
+    with the same lines set aside in ``rejections`` (quarantine) or the same kind of
+    refusal naming the true file lines (refuse). A consumer commits nothing before the
+    iteration ends: a bad line in a late chunk refuses the whole file. ``stats`` then sums
+    the chunks' :class:`ReadStats`.
+
+    Three reads keep memory bounded (by ``chunk_lines``, plus 8 bytes a line for the ID
+    check) and the results exact: the first establishes what needs the whole file (the
+    day/month order and each date text's reading, decided once from the distinct dates;
+    the IDs on more than one line); the second types only the lines of those IDs, to set
+    aside (or refuse) an ID two different lines claim before any chunk is given out; the
+    third types and yields the chunks."""
+
+    def __init__(self, path: str | Path, date_order: DateOrder, rejections: Rejections, chunk_lines: int):
+        if chunk_lines < 1:
+            raise ValueError("chunk_lines must be at least 1")
+        self.path = Path(path)
+        self.source = str(path)
+        self.date_order = date_order
+        self.rejections = rejections
+        self.chunk_lines = chunk_lines
+        self._stats: ReadStats | None = None
+
+    @property
+    def stats(self) -> ReadStats:
+        """The whole file's reading stats, summed over the chunks, once they are all read."""
+        if self._stats is None:
+            raise RuntimeError("the stats are known once every chunk has been read")
+        return self._stats
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        header, has_bom, separator = self._header()
+        layout, scratch = CUSTOMER_FILE, Rejections("quarantine")
+        # Read 1: the whole file's dates and the IDs found on more than one line.
+        date_counts, ids, lines = pd.Series(dtype="int64"), [], 0
+        for frame, _ in self._frames(header, separator, scratch if self.rejections.quarantining else self.rejections):
+            frame = frame.rename(columns=lambda c: str(c).strip())
+            _check_columns(frame, self.source, layout)
+            distinct, counts = _distinct_dates(_as_text(frame[DATE_COLUMN], DATE_COLUMN))
+            date_counts = date_counts.add(pd.Series(counts, index=distinct.to_numpy()), fill_value=0).astype("int64")
+            ids.append(pd.to_numeric(_as_text(frame["ID"], "ID"), errors="coerce").to_numpy(dtype="float64"))
+            lines += len(frame)
+        if not lines:  # refused as the whole-file reader refuses a header without rows
+            _type_rows(self._parse_header(header, separator), self.source, layout, self.date_order, self.rejections)
+        dates = read_dates(
+            pd.Series(date_counts.index, dtype=object), date_counts.to_numpy(), self.source, self.date_order,
+            self.rejections.bad_rows,
+        )  # fmt: skip
+        every_id = pd.Series(np.concatenate(ids))
+        repeated = every_id[every_id.duplicated()].unique()
+        del ids, every_id
+        # Read 2: lines sharing an ID, typed together to tell copies from clashes.
+        identical, clash = self._shared_ids(header, separator, dates, repeated) if len(repeated) else (np.array([]), None)
+        # Read 3: the chunks.
+        totals = {"rows": 0, "identical_lines": 0, "rejected_lines": 0}
+        has_response, extra = False, []
+        next_line = 2
+        for frame, ragged in self._frames(header, separator, self.rejections):
+            first, next_line = next_line, next_line + len(frame) + ragged
+            typed = None
+            if len(frame):  # a block may hold only blank or ragged lines
+                typed, _, extra = _type_rows(frame, self.source, layout, dates, self.rejections)
+                totals["rows"] += len(typed)
+                totals["identical_lines"] += int(typed.index.isin(identical).sum())
+                has_response = "Response" in typed.columns
+            set_aside = self.rejections.lines()
+            totals["rejected_lines"] += int(((set_aside >= first) & (set_aside < next_line)).sum())
+            if typed is not None:
+                yield typed
+        if clash is not None:
+            raise clash
+        self._stats = ReadStats(
+            source=self.source,
+            date_format=dates.date_format,
+            has_response=has_response,
+            separator=SEPARATORS[separator],
+            byte_order_mark=has_bom,
+            line_ending="CRLF" if header.endswith(b"\r\n") else "LF",
+            extra_columns_dropped=extra,
+            **totals,
+        )
+
+    def _header(self) -> tuple[bytes, bool, str]:
+        """The header line (without byte order mark), whether there was one, the separator."""
+        with open(self.path, "rb") as handle:
+            raw = handle.readline()
+            blank = not raw.strip() and not any(block.strip() for block in iter(lambda: handle.read(1 << 20), b""))
+        text, has_bom = _decode(raw, self.source)
+        if blank:
+            raise InputDataError(
+                "the file is empty", source=self.source, expected="a header line and one line per customer"
+            )
+        separator = _detect_separator(text.rstrip("\r\n"), self.source)
+        return raw[3:] if has_bom else raw, has_bom, separator
+
+    def _parse_header(self, header: bytes, separator: str) -> pd.DataFrame:
+        return pd.read_csv(io.BytesIO(header), sep=separator, skipinitialspace=True)
+
+    def _frames(self, header: bytes, separator: str, rejections: Rejections) -> Iterator[tuple[pd.DataFrame, int]]:
+        """Each block of lines, parsed as the whole-file reader parses a file and indexed by
+        file line, with how many ragged lines it set aside."""
+        next_line = 2
+        for physical_line, block in self._blocks():
+            raw = header + block
+            text, _ = _decode(raw, self.source, line_offset=physical_line - 2)
+            frame, ragged = _parse_rows(raw, text, separator, self.source, rejections, first_line=next_line)
+            next_line += len(frame) + ragged
+            yield frame, ragged
+
+    def _blocks(self) -> Iterator[tuple[int, bytes]]:
+        """(physical line of its first line, bytes) for blocks of ``chunk_lines`` lines after
+        the header; a block runs on while a quoted field is open, so no field is cut."""
+        with open(self.path, "rb") as handle:
+            handle.readline()
+            line = 2
+            while True:
+                block = [next_line for _, next_line in zip(range(self.chunk_lines), handle)]
+                if not block:
+                    return
+                quotes = sum(part.count(b'"') for part in block)
+                while quotes % 2:
+                    more = handle.readline()
+                    if not more:
+                        break
+                    block.append(more)
+                    quotes += more.count(b'"')
+                yield line, b"".join(block)
+                line += len(block)
+
+    def _shared_ids(
+        self, header: bytes, separator: str, dates: DateReading, repeated: np.ndarray
+    ) -> tuple[np.ndarray, InputDataError | None]:
+        """The lines identical to an earlier one, and (refusing) the error for an ID claimed
+        by different lines, from the lines of the IDs in ``repeated``; quarantining, those
+        lines are set aside in ``rejections`` now, before any chunk is given out."""
+        scratch, shared = Rejections("quarantine"), []
+        for frame, _ in self._frames(header, separator, scratch):
+            frame = frame.rename(columns=lambda c: str(c).strip())
+            ids = pd.to_numeric(_as_text(frame["ID"], "ID"), errors="coerce")
+            lines = frame.loc[ids.isin(repeated).to_numpy()]
+            if len(lines):
+                shared.append(_type_rows(lines, self.source, CUSTOMER_FILE, dates, scratch)[0])
+        typed = pd.concat(shared)
+        try:
+            kept, _ = _set_aside_conflicting_ids(typed, self.source, "customer", self.rejections)
+        except InputDataError as clash:  # refusing: raised after the chunks, as the whole-file reader checks it last
+            return np.array([]), clash
+        return kept.index[kept.duplicated(keep="first")].to_numpy(), None
+
+
+def iter_customer_chunks(
+    path: str | Path,
+    *,
+    chunk_lines: int = 100_000,
+    date_order: DateOrder = "auto",
+    rejections: Rejections | None = None,
+) -> CustomerChunks:
+    """The customer file in chunks of at most about ``chunk_lines`` typed lines, indexed by
+    file line, read by :func:`read_customers`' rules in bounded memory (see
+    :class:`CustomerChunks`); bad lines are refused, or set aside in ``rejections`` when it
+    quarantines. After the iteration, ``.stats`` holds the whole file's :class:`ReadStats`."""
+    return CustomerChunks(path, date_order, rejections or Rejections(), chunk_lines)

@@ -8,7 +8,7 @@ import pytest
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.schemas import INPUT_COLUMNS, RawCustomers, RejectedCustomers
 from campaign_pipeline.sources import reading
-from campaign_pipeline.sources.reading import Rejections, read_customers
+from campaign_pipeline.sources.reading import Rejections, iter_customer_chunks, read_customers
 from campaign_pipeline.sources.synthetic import write_customers_csv
 from campaign_pipeline_tests.harness import write_with_bad_lines
 
@@ -244,8 +244,7 @@ def test_quarantine_sets_aside_exactly_the_bad_lines_with_their_reasons(bad_file
 
 def test_refusing_is_the_default_and_too_many_bad_lines_refuse_with_the_first_rule(bad_file, tmp_path):
     bad, _, expected = bad_file
-    with pytest.raises(InputDataError, match="cannot be split into columns"):
-        read_customers(bad)
+    assert refusal(bad).lines == [120]  # the ragged line, the first bad line met
     rejections = Rejections("quarantine")
     read_customers(bad, rejections=rejections)
     rejections.enforce(300, len(expected) / 300, "customer_source.max_bad_fraction")  # at the limit: accepted
@@ -272,3 +271,63 @@ def test_a_minority_date_order_is_set_aside_under_quarantine(tmp_path, sample):
     frame, _ = read_customers(write_variant(sample, tmp_path / "v.csv", date_format=None), rejections=rejections)
     assert rejections.table()["line"].tolist() == [7] and 7 not in frame.index
     assert frame.loc[8, "Dt_Customer"] == pd.Timestamp("2013-03-26")
+
+
+
+def read_in_chunks(path, chunk_lines, **kwargs):
+    chunks = iter_customer_chunks(path, chunk_lines=chunk_lines, **kwargs)
+    frames = list(chunks)
+    return frames, chunks.stats
+
+
+def test_chunks_add_up_to_the_whole_file_even_when_the_date_order_shows_late(tmp_path, synthetic_frame):
+    frame = synthetic_frame.head(400).copy()
+    frame["Dt_Customer"] = "03-04-2013"  # ambiguous everywhere ...
+    frame.loc[frame.index[-1], "Dt_Customer"] = "04-25-2013"  # ... but the last line proves month-first
+    frame = pd.concat([frame, frame.iloc[[5, 77]]], ignore_index=True)  # two identical lines
+    path = write_variant(frame, tmp_path / "v.csv", date_format=None)
+    whole, whole_stats = read_customers(path)
+    frames, stats = read_in_chunks(path, 37)
+    assert len(frames) == 11 and all(len(chunk) <= 37 for chunk in frames)
+    pd.testing.assert_frame_equal(pd.concat(frames), whole)
+    assert stats == whole_stats and stats.date_format == "mm-dd-yyyy" and stats.identical_lines == 2
+    assert whole.loc[2, "Dt_Customer"] == pd.Timestamp("2013-03-04")
+
+
+def test_chunks_set_aside_the_same_lines_as_the_whole_file(bad_file):
+    bad, _, expected = bad_file
+    whole_rejections, chunk_rejections = Rejections("quarantine"), Rejections("quarantine")
+    whole, whole_stats = read_customers(bad, rejections=whole_rejections)
+    frames, stats = read_in_chunks(bad, 23, rejections=chunk_rejections)
+    pd.testing.assert_frame_equal(pd.concat(frames), whole)
+    pd.testing.assert_frame_equal(chunk_rejections.table(), whole_rejections.table())
+    assert sorted(chunk_rejections.table()["line"].unique()) == sorted(expected)
+    assert stats == whole_stats
+
+
+def test_a_bad_line_in_a_late_chunk_is_refused_with_its_file_line(tmp_path, sample, synthetic_frame):
+    frame = synthetic_frame.head(100).astype({"Recency": object}).reset_index(drop=True)
+    frame.loc[65, "Recency"] = "soon"  # file line 67, in the 7th chunk of 10 lines
+    path = write_variant(frame, tmp_path / "v.csv")
+    chunks = iter_customer_chunks(path, chunk_lines=10)
+    given = []
+    with pytest.raises(InputDataError) as caught:
+        for chunk in chunks:
+            given.append(chunk)
+    assert len(given) == 6 and str(caught.value) == str(refusal(path))
+    assert caught.value.lines == [67] and caught.value.column == "Recency"
+
+
+def test_an_id_claimed_by_different_lines_is_refused_by_the_chunks_as_by_the_whole_file(tmp_path, sample):
+    sample.loc[37, "ID"] = sample.loc[2, "ID"]
+    path = write_variant(sample, tmp_path / "v.csv")
+    with pytest.raises(InputDataError) as caught:
+        read_in_chunks(path, 10)
+    assert str(caught.value) == str(refusal(path)) and caught.value.lines == [4, 39]
+
+
+def test_chunk_stats_are_known_after_the_iteration(tmp_path, sample):
+    chunks = iter_customer_chunks(write_variant(sample, tmp_path / "v.csv"), chunk_lines=10)
+    with pytest.raises(RuntimeError, match="once every chunk"):
+        chunks.stats
+    assert sum(len(chunk) for chunk in chunks) == chunks.stats.rows == len(sample)
