@@ -21,6 +21,7 @@ from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
 # again, prices it, and applies the stored preprocessor, k-means and response model.
 RESCORED_ASSETS = AssetSelection.assets(
     "raw_customers",
+    "rejected_customers",
     "campaign_prices",
     "income_medians",
     "cleaned_customers",

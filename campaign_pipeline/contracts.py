@@ -94,6 +94,16 @@ def contract_failures(model, frame: pd.DataFrame) -> pd.DataFrame | None:
     return None
 
 
+def split_by_contract(model, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the rows of ``frame`` that break no row-level rule of ``model``, the failure cases of
+    the rows left out). A failure tied to no row (a missing column, a wrong type, a check on
+    the whole table) leaves the frame as it is: ``validated`` then refuses all of it."""
+    failures = contract_failures(model, frame)
+    if failures is None or failures["index"].isna().any():
+        return frame, pd.DataFrame(columns=["column", "check", "failure_case", "index"])
+    return frame.loc[~frame.index.isin(failures["index"])], failures
+
+
 def require_contract(model, frame: pd.DataFrame) -> pd.DataFrame:
     """For outputs outside the IO manager (exports): fail, without retry, when ``frame``
     breaks ``model``."""

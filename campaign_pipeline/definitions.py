@@ -56,6 +56,7 @@ ASSET_MODULES = [ingest, economics, features, segmentation, response, impact, an
 # customer, from the file as read to the scores. Fitted objects and reductions are not.
 PER_CUSTOMER_ASSETS = (
     "raw_customers",
+    "rejected_customers",
     "cleaned_customers",
     "customer_dispositions",
     "engineered_customers",

@@ -3,7 +3,7 @@
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from dagster import ConfigurableResource
@@ -16,7 +16,7 @@ from campaign_pipeline.io_managers import write_atomically
 from campaign_pipeline.settings import SYNTHETIC_CUSTOMERS, SYNTHETIC_SEED
 from campaign_pipeline.sources.prospects import generate_prospects, read_prospects, type_prospect_table
 from campaign_pipeline.sources.synthetic import generate_customers
-from campaign_pipeline.sources.reading import ReadStats, read_customers, type_customer_table
+from campaign_pipeline.sources.reading import ReadStats, Rejections, read_customers, type_customer_table
 
 
 class _FileOrSynthetic(ConfigurableResource):
@@ -55,12 +55,28 @@ class CustomerSource(_FileOrSynthetic):
         default="auto",
         description="Day/month order of Dt_Customer: auto (established from the data), day_first or month_first",
     )
+    bad_rows: Literal["refuse", "quarantine"] = Field(
+        default="refuse",
+        description="A line that breaks a reading or contract rule: refuse the file (naming the line), or "
+        "quarantine it in rejected_customers and process the rest, up to max_bad_fraction",
+    )
+    max_bad_fraction: float = Field(
+        default=0.001,
+        ge=0,
+        le=1,
+        description="Under quarantine, refuse the file when more than this share of its lines is set aside",
+    )
 
     def _synthetic_label(self) -> str:
         return f"synthetic sample ({self.synthetic_customers} customers, seed {self.synthetic_seed})"
 
-    def load(self) -> tuple[pd.DataFrame, ReadStats]:
-        """The typed customer table, indexed by file line number."""
+    def rejections(self) -> Rejections:
+        """A collector for this source's bad lines, by its ``bad_rows`` policy."""
+        return Rejections(self.bad_rows)
+
+    def load(self, rejections: Rejections | None = None) -> tuple[pd.DataFrame, ReadStats]:
+        """The typed customer table, indexed by file line number; bad lines are refused,
+        or set aside in ``rejections`` when it quarantines."""
         if self.date_order not in ("auto", "day_first", "month_first"):
             raise InputDataError(
                 f"unknown date_order '{self.date_order}'",
@@ -71,9 +87,9 @@ class CustomerSource(_FileOrSynthetic):
         if self.is_synthetic:
             frame = generate_customers(self.synthetic_customers, self.synthetic_seed)
             frame.index = pd.RangeIndex(2, 2 + len(frame), name="line")
-            return type_customer_table(frame, self.label, "day_first")
+            return type_customer_table(frame, self.label, "day_first", rejections)
         path = self._existing_file("customer", "CAMPAIGN_RAW_CSV", "the synthetic sample")
-        return read_customers(path, self.date_order)  # type: ignore[arg-type]
+        return read_customers(path, self.date_order, rejections)  # type: ignore[arg-type]
 
     def fingerprint(self) -> str:
         """A content hash of the input: the file's bytes, or the synthetic settings."""

@@ -50,7 +50,7 @@ PRODUCT_FAMILIES = {
 RESPONSE = "Response"
 SCORE_SOURCE = "score_source"
 SCORE_SOURCES = ("out_of_fold", "model")
-DISPOSITIONS = ("scored", "duplicate", "dropped")
+DISPOSITIONS = ("scored", "duplicate", "dropped", "rejected")
 COST_COLUMN = "Z_CostContact"
 REVENUE_COLUMN = "Z_Revenue"
 # Columns a customer file may lack: a scoring-only file has no Response, and the
@@ -178,14 +178,32 @@ class ClusteredCustomers(EngineeredCustomers):
     cluster_name: Series[str] = pa.Field(description="Descriptive segment name")
 
 
+class RejectedCustomers(pa.DataFrameModel):
+    """Lines of the customer file set aside under ``bad_rows: quarantine``: one row per
+    broken value (or per line, for a rule about the whole line), with the rule it breaks."""
+
+    line: Series[int] = pa.Field(ge=2, description="Line of the file (the header is line 1)")
+    ID: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, description="Customer ID on that line, when it could be read")
+    column: Series[str] = pa.Field(description="The column of the broken value; empty for a rule about the whole line")
+    value: Series[str] = pa.Field(description="The value as written in the file (as typed, for a contract rule)")
+    reason: Series[str] = pa.Field(str_length={"min_value": 1}, description="The rule the value breaks, and what was expected")
+
+    class Config:
+        strict = True
+        ordered = True
+
+
 class CustomerDispositions(pa.DataFrameModel):
     """One row per line of the input file: what became of it, and why."""
 
-    ID: Series[int] = pa.Field(ge=0, description="Customer ID on that line")
+    ID: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, ge=0, description="Customer ID on that line (empty on a rejected line whose ID cannot be read)"
+    )
     line: Series[int] = pa.Field(unique=True, ge=2, description="Line of the file (the header is line 1)")
     disposition: Series[str] = pa.Field(
         isin=list(DISPOSITIONS),
-        description="scored; duplicate (another line stands for this customer); dropped (by a cleaning rule)",
+        description="scored; duplicate (another line stands for this customer); dropped (by a cleaning rule); "
+        "rejected (set aside under bad_rows: quarantine, see rejected_customers)",
     )
     duplicate_of: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="For a duplicate: the ID that was kept")
     reason: Series[str] = pa.Field(description="The rule that removed the line, empty when scored")
@@ -198,6 +216,10 @@ class CustomerDispositions(pa.DataFrameModel):
     def reasons_match_dispositions(cls, frame: pd.DataFrame) -> pd.Series:
         duplicate = frame["disposition"].eq("duplicate")
         return frame["duplicate_of"].notna().eq(duplicate) & frame["reason"].ne("").eq(frame["disposition"].ne("scored"))
+
+    @pa.dataframe_check(description="Only a rejected line may lack its ID")
+    def ids_known_unless_rejected(cls, frame: pd.DataFrame) -> pd.Series:
+        return frame["ID"].notna() | frame["disposition"].eq("rejected")
 
 
 class CampaignScenarios(pa.DataFrameModel):

@@ -19,10 +19,11 @@ from campaign_pipeline.transforms.buckets import bucket_keys
 
 EXPECTED_DEPENDENCIES = {
     "raw_customers": set(),
+    "rejected_customers": set(),
     "campaign_prices": {"raw_customers"},
     "income_medians": {"raw_customers"},
-    "cleaned_customers": {"raw_customers", "income_medians"},
-    "customer_dispositions": {"raw_customers", "income_medians"},
+    "cleaned_customers": {"raw_customers", "rejected_customers", "income_medians"},
+    "customer_dispositions": {"raw_customers", "rejected_customers", "income_medians"},
     "engineered_customers": {"cleaned_customers"},
     "segment_preprocessor": {"engineered_customers"},
     "scaled_customers": {"engineered_customers", "segment_preprocessor"},
@@ -66,6 +67,7 @@ EXPECTED_DEPENDENCIES = {
 # Datasets held to a pandera contract, each with a `contract` asset check.
 CONTRACT_CHECKED = {
     "raw_customers",
+    "rejected_customers",
     "cleaned_customers",
     "customer_dispositions",
     "engineered_customers",
@@ -104,6 +106,38 @@ def materialize_all(
     return job_def.execute_in_process(
         run_config=run_config or {}, instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error, tags=tags
     )
+
+
+# Reading-rule breaks scattered through a customer file by ``write_with_bad_lines``: data
+# row (0-based) -> (column, cell written, words of the reason the reader gives).
+BAD_CELLS = {
+    3: ("MntWines", "lots", "text where a number belongs"),
+    38: ("Dt_Customer", "31-02-2013", "do not exist"),
+    75: ("Recency", "", "empty value"),
+    158: ("NumWebPurchases", "2.5", "whole numbers"),
+    198: ("Dt_Customer", "2013-05-20", "mixed date formats"),
+    278: ("Education", "", "empty value"),
+}
+RAGGED_ROW = 118  # gets one field too many
+CLASHING_ROWS = (228, 258)  # the second takes the first's ID, with different data
+
+
+def write_with_bad_lines(frame, path: Path) -> dict[int, str]:
+    """Write ``frame`` (unique IDs, at least 300 rows) as the customer file, with a handful
+    of lines that break reading rules of different kinds; returns {file line: words of its
+    reason}. File line = data row + 2."""
+    frame = frame.astype(object).copy()
+    for row, (column, cell, _) in BAD_CELLS.items():
+        frame.loc[frame.index[row], column] = cell
+    first, second = (frame.index[row] for row in CLASHING_ROWS)
+    frame.loc[second, "ID"] = frame.loc[first, "ID"]
+    text = frame.to_csv(sep="\t", index=False, lineterminator="\r\n", float_format="%.0f").split("\r\n")
+    text[RAGGED_ROW + 1] += "\textra"
+    path.write_text("\r\n".join(text))
+    expected = {row + 2: words for row, (_, _, words) in BAD_CELLS.items()}
+    expected[RAGGED_ROW + 2] = "wrong number of fields"
+    expected.update({row + 2: "several lines with different data" for row in CLASHING_ROWS})
+    return expected
 
 
 def checksums(data_dir: Path) -> dict[str, str]:

@@ -98,7 +98,9 @@ def _data_section(dispositions: pd.DataFrame) -> Section:
         [
             f"The file has {len(dispositions):,} customer lines: {counts.get('scored', 0):,} are scored, "
             f"{counts.get('duplicate', 0):,} are copies of another line (the kept ID stands for them) and "
-            f"{counts.get('dropped', 0):,} are dropped by a named rule. Every line is listed in customer_dispositions."
+            f"{counts.get('dropped', 0):,} are dropped by a named rule"
+            + (f" and {counts['rejected']:,} were set aside by the reader (rejected_customers)" if counts.get("rejected") else "")
+            + ". Every line is listed in customer_dispositions."
         ],
         [("Lines removed, by rule", reasons)],
     )

@@ -5,14 +5,13 @@ from dataclasses import asdict
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetOut, Config, MaterializeResult, asset, multi_asset
 from pydantic import Field
-
 from upath import UPath
 
 from campaign_pipeline.assets import DATA_ENGINEERING, bucket_ins, bucketed_results, for_each_bucket, settings_from
-from campaign_pipeline.contracts import dataset_contract, validated
+from campaign_pipeline.contracts import dataset_contract, split_by_contract, validated
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.resources import CustomerSource, OutputFiles
-from campaign_pipeline.schemas import CleanedCustomers, CustomerDispositions, RawCustomers
+from campaign_pipeline.schemas import CleanedCustomers, CustomerDispositions, RawCustomers, RejectedCustomers
 from campaign_pipeline.transforms.buckets import customer_buckets, stable_sample
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers, income_medians as fit_income_medians
 
@@ -21,35 +20,84 @@ DOMAIN = {"group_name": INGEST, "owners": [DATA_ENGINEERING]}  # every asset of 
 RULES = CleaningRules()
 
 
-@asset(**DOMAIN, kinds={"csv", "pandas", "parquet"}, **dataset_contract("raw_customers", RawCustomers))
-def raw_customers(context: AssetExecutionContext, customer_source: CustomerSource, output_files: OutputFiles):
-    """The customer file, typed: one row per customer and the 29 columns of the source.
+RAW_DESCRIPTION = """The customer file, typed: one row per customer and the 29 columns of the source.
 
-    Reads ``CAMPAIGN_RAW_CSV`` (TAB, comma or semicolon; day-first or ISO dates, the
-    day/month order established from the data, never guessed) or, when it is unset,
-    the seeded synthetic sample. Anything else is refused with the file, column and
-    lines to fix. Quirks are kept here; ``cleaned_customers`` handles them. In the
-    partitioned graph each customer goes to the bucket of its duplicate key
-    (``transforms.buckets``), so copies of one customer share a bucket.
-    """
-    frame, stats = customer_source.load()
+Reads ``CAMPAIGN_RAW_CSV`` (TAB, comma or semicolon; day-first or ISO dates, the
+day/month order established from the data, never guessed) or, when it is unset, the
+seeded synthetic sample. Anything else is refused with the file, column and lines to fix;
+under ``customer_source.bad_rows: quarantine`` a bad line is set aside in
+``rejected_customers`` instead. Quirks are kept here; ``cleaned_customers`` handles them.
+In the partitioned graph each customer goes to the bucket of its duplicate key
+(``transforms.buckets``), so copies of one customer share a bucket."""
+REJECTED_DESCRIPTION = """Lines of the customer file set aside under ``customer_source.bad_rows: quarantine``:
+one row per broken value (``line``, ``ID`` when it could be read, ``column``, ``value``,
+``reason``), for a reading rule (a value that cannot be typed, a wrong field count, an ID
+two different lines claim) or the ``RawCustomers`` contract. Empty when refusing (the
+default) or when nothing is bad. The run is refused instead when more than
+``customer_source.max_bad_fraction`` of the lines would be set aside."""
+
+
+@multi_asset(
+    outs={
+        "raw_customers": AssetOut(
+            **DOMAIN,
+            kinds={"csv", "pandas", "parquet"},
+            description=RAW_DESCRIPTION,
+            metadata=dataset_contract("raw_customers", RawCustomers)["metadata"],
+        ),
+        "rejected_customers": AssetOut(
+            **DOMAIN,
+            kinds={"pandas", "pandera", "parquet"},
+            description=REJECTED_DESCRIPTION,
+            metadata=dataset_contract("rejected_customers", RejectedCustomers)["metadata"],
+        ),
+    },
+    check_specs=[
+        *dataset_contract("raw_customers", RawCustomers)["check_specs"],
+        *dataset_contract("rejected_customers", RejectedCustomers)["check_specs"],
+    ],
+)
+def raw_customers(context: AssetExecutionContext, customer_source: CustomerSource, output_files: OutputFiles):
+    """The reading step: the typed customer file, and the lines it set aside."""
+    rejections = customer_source.rejections()
+    frame, stats = customer_source.load(rejections)
+    if rejections.quarantining:
+        passing, failures = split_by_contract(RawCustomers, frame)
+        rejections.add_contract_failures(frame, failures, RawCustomers.__name__, stats.source)
+        frame = passing
+    rejections.enforce(stats.rows + stats.rejected_lines, customer_source.max_bad_fraction, "customer_source.max_bad_fraction")
     frame.attrs["source"] = stats.source  # named by contract failures; never stored
-    context.log.info(f"Read {stats.rows} customers from {stats.source}")
+    rejected = rejections.table()
+    context.log.info(f"Read {len(frame)} customers from {stats.source}; {rejected['line'].nunique()} lines set aside")
     metadata = {
         "source": customer_source.label,
         "synthetic": customer_source.is_synthetic,
         "input_fingerprint": customer_source.fingerprint(),
         **{f"read/{key}": value for key, value in stats.as_metadata().items() if key != "source"},
     }
+
+    def results(customers: pd.DataFrame, set_aside: pd.DataFrame, metadata: dict):
+        return (
+            # indexed by file line, so contract failures name lines; the attrs are not stored
+            validated(RawCustomers, customers, metadata, asset_key="raw_customers"),
+            validated(
+                RejectedCustomers,
+                set_aside,
+                {"bad_rows": customer_source.bad_rows, "lines": set_aside["line"].nunique(), "values": len(set_aside)},
+                asset_key="rejected_customers",
+            ),
+        )
+
     partitions = context.assets_def.partitions_def
     if partitions is None:
-        # indexed by file line, so contract failures name lines; the attrs are not stored
-        return validated(RawCustomers, frame, metadata)
+        return results(frame, rejected, metadata)
     all_keys = partitions.get_partition_keys()
     bucket = customer_buckets(frame, len(all_keys))
+    # A rejected line has no trustworthy values to hash; its line number places it.
+    rejected_bucket = rejected["line"].to_numpy() % len(all_keys)
     outcomes = (
-        (key, validated(RawCustomers, frame[bucket == all_keys.index(key)], metadata if first else {}))
-        for first, key in ((i == 0, key) for i, key in enumerate(context.partition_keys))
+        (key, results(frame[bucket == number], rejected[rejected_bucket == number], metadata if first else {}))
+        for first, key, number in ((i == 0, key, all_keys.index(key)) for i, key in enumerate(context.partition_keys))
     )
     return bucketed_results(context, outcomes, UPath(output_files.base_dir))
 
@@ -69,9 +117,6 @@ class CleaningConfig(Config):
     missing_income: str = Field(RULES.missing_income, description="impute_median (by education) or drop")
     education_map: dict[str, str] = Field(RULES.education_map, description="Non-standard education levels")
     marital_status_map: dict[str, str] = Field(RULES.marital_status_map, description="Non-standard marital statuses")
-    income_sample: int = Field(
-        RULES.income_sample, ge=1, description="income_medians are fitted on a stable sample of this many customers at most"
-    )
 
 
 def _rules_from(config: CleaningConfig) -> CleaningRules:
@@ -107,7 +152,7 @@ become missing, and missing income is imputed with the median of the same educat
 (``income_imputed`` marks it). Non-standard education levels and marital statuses are
 mapped to standard ones."""
 DISPOSITIONS_DESCRIPTION = """One row per line of the input file: ``ID``, ``line``, ``disposition`` (``scored``,
-``duplicate`` or ``dropped``), ``duplicate_of`` (the ID kept for a duplicate, which stands
+``duplicate``, ``dropped`` or ``rejected`` by the reader under quarantine), ``duplicate_of`` (the ID kept for a duplicate, which stands
 for it in scores and the contact list) and ``reason`` (the rule that removed the line).
 Nobody is left out silently, and nobody is contacted twice."""
 
@@ -131,9 +176,15 @@ Nobody is left out silently, and nobody is contacted twice."""
         *dataset_contract("cleaned_customers", CleanedCustomers)["check_specs"],
         *dataset_contract("customer_dispositions", CustomerDispositions)["check_specs"],
     ],
-    ins={**bucket_ins("raw_customers"), "income_medians": AssetIn()},
+    ins={**bucket_ins("raw_customers", "rejected_customers"), "income_medians": AssetIn()},
 )
-def cleaned_customers(context: AssetExecutionContext, config: CleaningConfig, raw_customers, income_medians: pd.DataFrame):
+def cleaned_customers(
+    context: AssetExecutionContext,
+    config: CleaningConfig,
+    raw_customers,
+    rejected_customers,
+    income_medians: pd.DataFrame,
+):
     """The cleaning step: the cleaned customers and what became of every line of the file."""
     rules = _rules_from(config)
     fitted_with = set(income_medians["rules"])
@@ -145,11 +196,16 @@ def cleaned_customers(context: AssetExecutionContext, config: CleaningConfig, ra
             expected="the same cleaning config for income_medians and cleaned_customers; rematerialize income_medians",
         )
     medians = income_medians.drop(columns=["rules"])
-    return for_each_bucket(context, lambda raw: _clean(context, rules, raw, medians), raw=raw_customers)
+    return for_each_bucket(
+        context,
+        lambda raw, rejected: _clean(context, rules, raw, rejected, medians),
+        raw=raw_customers,
+        rejected=rejected_customers,
+    )
 
 
-def _clean(context: AssetExecutionContext, rules: CleaningRules, raw_customers: pd.DataFrame, medians: pd.DataFrame):
-    cleaned, counts, dispositions = clean_customers(raw_customers, rules, medians=medians)
+def _clean(context, rules: CleaningRules, raw: pd.DataFrame, rejected: pd.DataFrame, medians: pd.DataFrame):
+    cleaned, counts, dispositions = clean_customers(raw, rules, medians=medians, rejected=rejected)
     counted = asdict(counts)
     mapped = counted.pop("categories_mapped")
     context.log.info(f"Cleaning kept {counts.rows_out} of {counts.rows_in} lines")

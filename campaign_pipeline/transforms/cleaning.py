@@ -22,7 +22,7 @@ MissingIncomePolicy = Literal["impute_median", "drop"]
 
 
 # What became of each line of the file (customer_dispositions).
-SCORED, DUPLICATE, DROPPED = DISPOSITIONS
+SCORED, DUPLICATE, DROPPED, REJECTED = DISPOSITIONS
 COUNT_COLUMNS = (*PURCHASE_COLUMNS, "NumWebVisitsMonth")
 
 
@@ -123,8 +123,16 @@ class _Dispositions:
         self.frame.loc[lines, "duplicate_of"] = kept_id[is_copy]
         return frame.loc[~is_copy]
 
-    def table(self) -> pd.DataFrame:
-        table = self.frame.rename_axis("line").reset_index()
+    def table(self, rejected: pd.DataFrame | None) -> pd.DataFrame:
+        """Every line in file order: those read, and those set aside as ``rejected`` (one
+        ``RejectedCustomers`` row per broken value, joined here into one line each)."""
+        table = self.frame.astype({"ID": "Int64"}).rename_axis("line").reset_index()
+        if rejected is not None and not rejected.empty:
+            lines = rejected.groupby("line", sort=False).agg(ID=("ID", "first"), reason=("reason", "; ".join))
+            set_aside = lines.reset_index().assign(
+                disposition=REJECTED, duplicate_of=pd.array([pd.NA] * len(lines), dtype="Int64")
+            )
+            table = pd.concat([table, set_aside], ignore_index=True).sort_values("line", kind="stable", ignore_index=True)
         return table[["ID", "line", "disposition", "duplicate_of", "reason"]]
 
 
@@ -206,13 +214,18 @@ def income_medians(raw: pd.DataFrame, rules: CleaningRules) -> pd.DataFrame:
 
 
 def clean_customers(
-    raw: pd.DataFrame, rules: CleaningRules, source: str = "the customer file", medians: pd.DataFrame | None = None
+    raw: pd.DataFrame,
+    rules: CleaningRules,
+    source: str = "the customer file",
+    medians: pd.DataFrame | None = None,
+    rejected: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, CleaningCounts, pd.DataFrame]:
     """Apply ``rules`` to a frame that satisfies ``RawCustomers``, indexed by file line,
     imputing missing incomes from ``medians`` (``income_medians``; by default those of
     ``raw`` itself). Returns the cleaned customers (still indexed by line), the counts, and
     one row per input line saying what became of it (``ID``, ``line``, ``disposition``,
-    ``duplicate_of``, ``reason``)."""
+    ``duplicate_of``, ``reason``), the lines set aside by the reader (``rejected``, as
+    ``RejectedCustomers``) included."""
     fates = _Dispositions(raw)
     rows_in = len(raw)
     medians = income_medians(raw, rules) if medians is None else medians
@@ -280,4 +293,4 @@ def clean_customers(
         categories_mapped=mapped,
         rows_out=len(frame),
     )
-    return frame, counts, fates.table()
+    return frame, counts, fates.table(rejected)

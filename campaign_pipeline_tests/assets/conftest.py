@@ -42,6 +42,7 @@ from campaign_pipeline.assets.segmentation import (
     segment_preprocessor,
     segmentation_model,
 )
+from campaign_pipeline.sources.reading import Rejections
 from campaign_pipeline.resources import CampaignEconomics, CustomerSource, OutputFiles
 
 SAMPLE_CUSTOMERS = 600
@@ -77,13 +78,19 @@ def _build_chain(base_dir: Path, context) -> Chain:
     output_files = OutputFiles(base_dir=str(base_dir))
     chain = Chain(base_dir=base_dir, output_files=output_files, source=sample_source())
     r = chain.results
-    r["raw_customers"] = raw_customers(context, customer_source=chain.source, output_files=output_files)
+    r["raw_customers"], r["rejected_customers"] = raw_customers(
+        context, customer_source=chain.source, output_files=output_files
+    )
     raw = r["raw_customers"].value
     r["campaign_prices"] = campaign_prices(raw_customers=raw, campaign_economics=CampaignEconomics())
     prices = r["campaign_prices"].value
     r["income_medians"] = income_medians(config=CleaningConfig(), raw_customers=raw)
     r["cleaned_customers"], r["customer_dispositions"] = cleaned_customers(
-        context, config=CleaningConfig(), raw_customers=raw, income_medians=r["income_medians"].value
+        context,
+        config=CleaningConfig(),
+        raw_customers=raw,
+        rejected_customers=r["rejected_customers"].value,
+        income_medians=r["income_medians"].value,
     )
     r["engineered_customers"] = engineered_customers(
         context, config=FeatureConfig(), cleaned_customers=r["cleaned_customers"].value
@@ -182,8 +189,11 @@ def clean():
     """``cleaned_customers`` of a raw frame under a cleaning config, with the income medians
     fitted on that frame first, as the graph does."""
 
-    def clean_with(context, config: CleaningConfig, raw):
+    def clean_with(context, config: CleaningConfig, raw, rejected=None):
         medians = income_medians(config=config, raw_customers=raw).value
-        return cleaned_customers(context, config=config, raw_customers=raw, income_medians=medians)
+        rejected = Rejections().table() if rejected is None else rejected
+        return cleaned_customers(
+            context, config=config, raw_customers=raw, rejected_customers=rejected, income_medians=medians
+        )
 
     return clean_with

@@ -2,18 +2,23 @@
 
 import hashlib
 
+import pandas as pd
 import pytest
-from dagster import Failure
+from dagster import DagsterInstance, Failure, materialize
 
 from campaign_pipeline.assets.ingest import (
     CleaningConfig,
     cleaned_customers,
+    income_medians,
     raw_customers,
 )
 from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.io_managers import ParquetIOManagerFactory
 from campaign_pipeline.resources import CustomerSource, OutputFiles
 from campaign_pipeline.schemas import INPUT_COLUMNS
+from campaign_pipeline.sources.reading import Rejections
 from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
+from campaign_pipeline_tests.harness import checksums, write_with_bad_lines
 
 CUSTOMERS, SEED = 600, 3
 
@@ -44,8 +49,11 @@ def test_raw_customers_reads_a_csv_file(tmp_path, context):
     source_frame = generate_customers(50, 11)
     path = tmp_path / "customers.csv"
     write_customers_csv(source_frame, path)
-    result = raw_customers(context, customer_source=CustomerSource(path=str(path)), output_files=OutputFiles(base_dir=str(tmp_path)))
+    result, rejected = raw_customers(
+        context, customer_source=CustomerSource(path=str(path)), output_files=OutputFiles(base_dir=str(tmp_path))
+    )
     frame = result.value
+    assert rejected.value.empty and rejected.metadata["bad_rows"] == "refuse"
     assert result.metadata["synthetic"] is False
     assert result.metadata["source"] == str(path)
     assert result.metadata["input_fingerprint"] == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -144,3 +152,59 @@ def test_implausible_values_are_handled_by_named_rules(chain, context, clean):
     assert birth_line not in cleaned.value.index
     fate = dispositions.value.set_index("line").loc[birth_line]
     assert fate["disposition"] == "dropped" and "Year_Birth" in fate["reason"]
+
+
+def materialize_ingest(data_dir, source: CustomerSource):
+    """raw_customers, rejected_customers, income_medians, cleaned_customers and customer_dispositions
+    through the Parquet IO manager, as a run writes them."""
+    return materialize(
+        [raw_customers, income_medians, cleaned_customers],
+        resources={
+            "io_manager": ParquetIOManagerFactory(base_dir=str(data_dir)),
+            "customer_source": source,
+            "output_files": OutputFiles(base_dir=str(data_dir)),
+        },
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def test_quarantine_materializes_the_rest_and_lists_every_bad_line(tmp_path):
+    frame = generate_customers(320, 9).drop_duplicates(subset="ID").head(300).reset_index(drop=True)
+    frame.loc[97, "MntMeatProducts"] = -40  # breaks the RawCustomers contract on line 99
+    csv = tmp_path / "bad.csv"
+    expected = {**write_with_bad_lines(frame, csv), 99: "RawCustomers contract: greater_than_or_equal_to(0)"}
+    data_dir = tmp_path / "data"
+    source = CustomerSource(path=str(csv), bad_rows="quarantine", max_bad_fraction=0.05)
+    assert materialize_ingest(data_dir, source).success
+    rejected = pd.read_parquet(data_dir / "rejected_customers.parquet")
+    assert sorted(rejected["line"].unique()) == sorted(expected)
+    for line, words in expected.items():
+        assert rejected.loc[rejected["line"].eq(line), "reason"].str.contains(words, regex=False).all(), (line, words)
+    contract = rejected[rejected["line"].eq(99)]
+    assert contract[["column", "value"]].values.tolist() == [["MntMeatProducts", "-40"]]
+    assert contract["ID"].tolist() == [frame.loc[97, "ID"]]
+    raw = pd.read_parquet(data_dir / "raw_customers.parquet")
+    assert len(raw) == 300 - len(expected) and not raw.index.isin(list(expected)).any()
+    dispositions = pd.read_parquet(data_dir / "customer_dispositions.parquet")
+    assert dispositions["line"].tolist() == list(range(2, 302))  # one row per data line of the file
+    set_aside = dispositions[dispositions["disposition"].eq("rejected")]
+    assert sorted(set_aside["line"]) == sorted(expected) and set_aside["reason"].ne("").all()
+
+
+def test_too_many_bad_lines_refuse_the_file_and_write_nothing(tmp_path):
+    frame = generate_customers(320, 9).drop_duplicates(subset="ID").head(300).reset_index(drop=True)
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    write_customers_csv(frame, good)
+    expected = write_with_bad_lines(frame, bad)
+    data_dir = tmp_path / "data"
+    assert materialize_ingest(data_dir, CustomerSource(path=str(good), bad_rows="quarantine")).success
+    before = checksums(data_dir)
+    assert set(before) >= {"raw_customers.parquet", "rejected_customers.parquet", "customer_dispositions.parquet"}
+    limit = len(expected) / 300 / 2
+    result = materialize_ingest(data_dir, CustomerSource(path=str(bad), bad_rows="quarantine", max_bad_fraction=limit))
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error.to_string()
+    assert str(bad) in failure and "line 120" in failure and "customer_source.max_bad_fraction" in failure
+    assert f"{len(expected)} of 300 lines" in failure
+    assert checksums(data_dir) == before

@@ -6,10 +6,11 @@ import pandas as pd
 import pytest
 
 from campaign_pipeline.errors import InputDataError
-from campaign_pipeline.schemas import RawCustomers
+from campaign_pipeline.schemas import INPUT_COLUMNS, RawCustomers, RejectedCustomers
 from campaign_pipeline.sources import reading
-from campaign_pipeline.schemas import INPUT_COLUMNS
-from campaign_pipeline.sources.reading import read_customers
+from campaign_pipeline.sources.reading import Rejections, iter_customer_chunks, read_customers
+from campaign_pipeline.sources.synthetic import write_customers_csv
+from campaign_pipeline_tests.harness import write_with_bad_lines
 
 
 def write_variant(frame, path, sep="\t", date_format="%d-%m-%Y", line_end="\n", bom=False, quoting=csv.QUOTE_MINIMAL):
@@ -210,3 +211,123 @@ def test_real_file_reads_as_documented(real_csv):
     assert frame["Dt_Customer"].max() == pd.Timestamp("2014-06-29")
     assert frame["Income"].isna().sum() == 24
     RawCustomers.validate(frame)
+
+
+@pytest.fixture
+def bad_file(tmp_path, synthetic_frame):
+    """300 customers with unique IDs and nine bad lines of different kinds; the same file
+    without them, and {line: reason words}."""
+    frame = synthetic_frame.drop_duplicates(subset="ID").head(300).reset_index(drop=True)
+    good = tmp_path / "good.csv"
+    write_customers_csv(frame, good)
+    bad = tmp_path / "bad.csv"
+    return bad, good, write_with_bad_lines(frame, bad)
+
+
+def test_quarantine_sets_aside_exactly_the_bad_lines_with_their_reasons(bad_file):
+    bad, good, expected = bad_file
+    rejections = Rejections("quarantine")
+    frame, stats = read_customers(bad, rejections=rejections)
+    rejected = rejections.table()
+    RejectedCustomers.validate(rejected)
+    assert sorted(rejected["line"].unique()) == sorted(expected)
+    for line, words in expected.items():
+        assert rejected.loc[rejected["line"].eq(line), "reason"].str.contains(words, regex=False).all(), (line, words)
+    assert rejected.loc[rejected["line"].eq(40), "value"].tolist() == ["31-02-2013"]
+    # The ID is given wherever the line's ID could be read.
+    assert rejected["ID"].notna().sum() == len(rejected) - 1  # the ragged line is not read at all
+    # Every other line reads exactly as it does in the file without the bad ones.
+    reference, _ = read_customers(good)
+    pd.testing.assert_frame_equal(frame, reference.drop(index=list(expected)))
+    assert stats.rows == 300 - len(expected) and stats.rejected_lines == len(expected)
+
+
+def test_refusing_is_the_default_and_too_many_bad_lines_refuse_with_the_first_rule(bad_file, tmp_path):
+    bad, _, expected = bad_file
+    assert refusal(bad).lines == [120]  # the ragged line, the first bad line met
+    rejections = Rejections("quarantine")
+    read_customers(bad, rejections=rejections)
+    rejections.enforce(300, len(expected) / 300, "customer_source.max_bad_fraction")  # at the limit: accepted
+    with pytest.raises(InputDataError) as caught:
+        rejections.enforce(300, 0.01, "customer_source.max_bad_fraction")
+    message = str(caught.value)
+    assert str(bad) in message and "customer_source.max_bad_fraction (0.01)" in message
+    assert f"{len(expected)} of 300 lines (3.0000%)" in message
+    assert caught.value.lines == [120] and "fields on every line" in caught.value.expected  # the first bad line met
+
+
+def test_refusing_names_the_first_broken_rule_as_before(tmp_path, sample):
+    sample["Recency"] = sample["Recency"].astype(object)
+    sample.loc[[4, 9], "Recency"] = ["soon", "later"]
+    error = refusal(write_variant(sample, tmp_path / "v.csv"))
+    assert error.column == "Recency" and error.lines == [6, 11]
+    assert "text where a number belongs ('soon', 'later')" in str(error)
+
+
+def test_a_minority_date_order_is_set_aside_under_quarantine(tmp_path, sample):
+    sample.loc[5, "Dt_Customer"] = "03-25-2013"  # only month-first; line 3 and others day-first
+    sample.loc[6, "Dt_Customer"] = "26-03-2013"
+    rejections = Rejections("quarantine")
+    frame, _ = read_customers(write_variant(sample, tmp_path / "v.csv", date_format=None), rejections=rejections)
+    assert rejections.table()["line"].tolist() == [7] and 7 not in frame.index
+    assert frame.loc[8, "Dt_Customer"] == pd.Timestamp("2013-03-26")
+
+
+
+def read_in_chunks(path, chunk_lines, **kwargs):
+    chunks = iter_customer_chunks(path, chunk_lines=chunk_lines, **kwargs)
+    frames = list(chunks)
+    return frames, chunks.stats
+
+
+def test_chunks_add_up_to_the_whole_file_even_when_the_date_order_shows_late(tmp_path, synthetic_frame):
+    frame = synthetic_frame.head(400).copy()
+    frame["Dt_Customer"] = "03-04-2013"  # ambiguous everywhere ...
+    frame.loc[frame.index[-1], "Dt_Customer"] = "04-25-2013"  # ... but the last line proves month-first
+    frame = pd.concat([frame, frame.iloc[[5, 77]]], ignore_index=True)  # two identical lines
+    path = write_variant(frame, tmp_path / "v.csv", date_format=None)
+    whole, whole_stats = read_customers(path)
+    frames, stats = read_in_chunks(path, 37)
+    assert len(frames) == 11 and all(len(chunk) <= 37 for chunk in frames)
+    pd.testing.assert_frame_equal(pd.concat(frames), whole)
+    assert stats == whole_stats and stats.date_format == "mm-dd-yyyy" and stats.identical_lines == 2
+    assert whole.loc[2, "Dt_Customer"] == pd.Timestamp("2013-03-04")
+
+
+def test_chunks_set_aside_the_same_lines_as_the_whole_file(bad_file):
+    bad, _, expected = bad_file
+    whole_rejections, chunk_rejections = Rejections("quarantine"), Rejections("quarantine")
+    whole, whole_stats = read_customers(bad, rejections=whole_rejections)
+    frames, stats = read_in_chunks(bad, 23, rejections=chunk_rejections)
+    pd.testing.assert_frame_equal(pd.concat(frames), whole)
+    pd.testing.assert_frame_equal(chunk_rejections.table(), whole_rejections.table())
+    assert sorted(chunk_rejections.table()["line"].unique()) == sorted(expected)
+    assert stats == whole_stats
+
+
+def test_a_bad_line_in_a_late_chunk_is_refused_with_its_file_line(tmp_path, sample, synthetic_frame):
+    frame = synthetic_frame.head(100).astype({"Recency": object}).reset_index(drop=True)
+    frame.loc[65, "Recency"] = "soon"  # file line 67, in the 7th chunk of 10 lines
+    path = write_variant(frame, tmp_path / "v.csv")
+    chunks = iter_customer_chunks(path, chunk_lines=10)
+    given = []
+    with pytest.raises(InputDataError) as caught:
+        for chunk in chunks:
+            given.append(chunk)
+    assert len(given) == 6 and str(caught.value) == str(refusal(path))
+    assert caught.value.lines == [67] and caught.value.column == "Recency"
+
+
+def test_an_id_claimed_by_different_lines_is_refused_by_the_chunks_as_by_the_whole_file(tmp_path, sample):
+    sample.loc[37, "ID"] = sample.loc[2, "ID"]
+    path = write_variant(sample, tmp_path / "v.csv")
+    with pytest.raises(InputDataError) as caught:
+        read_in_chunks(path, 10)
+    assert str(caught.value) == str(refusal(path)) and caught.value.lines == [4, 39]
+
+
+def test_chunk_stats_are_known_after_the_iteration(tmp_path, sample):
+    chunks = iter_customer_chunks(write_variant(sample, tmp_path / "v.csv"), chunk_lines=10)
+    with pytest.raises(RuntimeError, match="once every chunk"):
+        chunks.stats
+    assert sum(len(chunk) for chunk in chunks) == chunks.stats.rows == len(sample)
