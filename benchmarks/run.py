@@ -117,7 +117,7 @@ def benchmark(customers: int, real_csv: Path, seed: int, repeat: int) -> dict:
     data directory each), so that a drift in the machine's speed hits both; seconds are
     medians and ``overhead_ratio`` is the median of the pair-by-pair ratios. Rescoring is
     timed after every materialisation, retraining after the first."""
-    from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
+    from campaign_pipeline.sources.synthetic import write_synthetic_customers
 
     with tempfile.TemporaryDirectory(prefix=f"campaign-bench-{customers}-") as work:
         work_dir = Path(work)
@@ -125,7 +125,7 @@ def benchmark(customers: int, real_csv: Path, seed: int, repeat: int) -> dict:
             csv_path, source = real_csv, str(real_csv)
         else:
             csv_path, source = work_dir / "customers.csv", f"synthetic (seed {seed})"
-            write_customers_csv(generate_customers(customers, seed), csv_path)
+            write_synthetic_customers(csv_path, customers, seed)
         dagster_runs, reference_runs = [], []
         for attempt in range(repeat):
             dagster_runs.append(
