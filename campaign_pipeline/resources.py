@@ -3,6 +3,7 @@
 import hashlib
 import json
 from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 import pandas as pd
@@ -16,7 +17,8 @@ from campaign_pipeline.io_managers import write_atomically
 from campaign_pipeline.settings import SYNTHETIC_CUSTOMERS, SYNTHETIC_SEED
 from campaign_pipeline.sources.prospects import generate_prospects, read_prospects, type_prospect_table
 from campaign_pipeline.sources.synthetic import generate_customers
-from campaign_pipeline.sources.reading import ReadStats, Rejections, read_customers, type_customer_table
+from campaign_pipeline.sources.reading import ReadStats, Rejections, iter_customer_chunks, read_customers
+from campaign_pipeline.sources.reading import type_customer_table
 
 
 class _FileOrSynthetic(ConfigurableResource):
@@ -74,9 +76,7 @@ class CustomerSource(_FileOrSynthetic):
         """A collector for this source's bad lines, by its ``bad_rows`` policy."""
         return Rejections(self.bad_rows)
 
-    def load(self, rejections: Rejections | None = None) -> tuple[pd.DataFrame, ReadStats]:
-        """The typed customer table, indexed by file line number; bad lines are refused,
-        or set aside in ``rejections`` when it quarantines."""
+    def _check_date_order(self) -> None:
         if self.date_order not in ("auto", "day_first", "month_first"):
             raise InputDataError(
                 f"unknown date_order '{self.date_order}'",
@@ -84,12 +84,35 @@ class CustomerSource(_FileOrSynthetic):
                 expected="auto, day_first or month_first",
                 fix="Set resources: customer_source: config: date_order to one of them in the run configuration.",
             )
+
+    def load(self, rejections: Rejections | None = None) -> tuple[pd.DataFrame, ReadStats]:
+        """The typed customer table, indexed by file line number; bad lines are refused,
+        or set aside in ``rejections`` when it quarantines."""
+        self._check_date_order()
         if self.is_synthetic:
             frame = generate_customers(self.synthetic_customers, self.synthetic_seed)
             frame.index = pd.RangeIndex(2, 2 + len(frame), name="line")
             return type_customer_table(frame, self.label, "day_first", rejections)
         path = self._existing_file("customer", "CAMPAIGN_RAW_CSV", "the synthetic sample")
         return read_customers(path, self.date_order, rejections)  # type: ignore[arg-type]
+
+    def chunks(self, rejections: Rejections, chunk_lines: int = 100_000) -> tuple[Iterable[pd.DataFrame], Callable[[], ReadStats]]:
+        """The typed table in chunks of at most ``chunk_lines`` lines (the synthetic sample in
+        one), each indexed by file line, and a function that gives the whole input's
+        ``ReadStats`` once they are all read. Nothing is read until the chunks are."""
+        if self.is_synthetic:
+            whole: list[ReadStats] = []
+
+            def synthetic() -> Iterator[pd.DataFrame]:
+                frame, stats = self.load(rejections)
+                whole.append(stats)
+                yield frame
+
+            return synthetic(), lambda: whole[0]
+        self._check_date_order()
+        path = self._existing_file("customer", "CAMPAIGN_RAW_CSV", "the synthetic sample")
+        chunks = iter_customer_chunks(path, chunk_lines=chunk_lines, date_order=self.date_order, rejections=rejections)
+        return chunks, lambda: chunks.stats
 
     def fingerprint(self) -> str:
         """A content hash of the input: the file's bytes, or the synthetic settings."""

@@ -1,6 +1,8 @@
 """Ingest: the customer file as read, then cleaned by explicit rules."""
 
+import tempfile
 from dataclasses import asdict
+from pathlib import Path
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetOut, Config, MaterializeResult, asset, multi_asset
@@ -12,7 +14,7 @@ from campaign_pipeline.contracts import dataset_contract, split_by_contract, val
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.resources import CustomerSource, OutputFiles
 from campaign_pipeline.schemas import CleanedCustomers, CustomerDispositions, RawCustomers, RejectedCustomers
-from campaign_pipeline.transforms.buckets import customer_buckets, stable_sample
+from campaign_pipeline.transforms.buckets import spill_into_buckets, stable_sample
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers, income_medians as fit_income_medians
 
 INGEST = "ingest"
@@ -59,47 +61,79 @@ default) or when nothing is bad. The run is refused instead when more than
 )
 def raw_customers(context: AssetExecutionContext, customer_source: CustomerSource, output_files: OutputFiles):
     """The reading step: the typed customer file, and the lines it set aside."""
+    partitions = context.assets_def.partitions_def
+    if partitions is not None:
+        return _split_into_buckets(context, customer_source, output_files, partitions.get_partition_keys())
     rejections = customer_source.rejections()
     frame, stats = customer_source.load(rejections)
-    if rejections.quarantining:
-        passing, failures = split_by_contract(RawCustomers, frame)
-        rejections.add_contract_failures(frame, failures, RawCustomers.__name__, stats.source)
-        frame = passing
+    frame = _contract_passing(frame, rejections, stats.source)
     rejections.enforce(stats.rows + stats.rejected_lines, customer_source.max_bad_fraction, "customer_source.max_bad_fraction")
     frame.attrs["source"] = stats.source  # named by contract failures; never stored
-    rejected = rejections.table()
-    context.log.info(f"Read {len(frame)} customers from {stats.source}; {rejected['line'].nunique()} lines set aside")
-    metadata = {
+    context.log.info(f"Read {len(frame)} customers from {stats.source}; {rejections.lines().size} lines set aside")
+    return _read_results(customer_source, frame, rejections.table(), _read_metadata(customer_source, stats))
+
+
+def _contract_passing(frame: pd.DataFrame, rejections, source: str) -> pd.DataFrame:
+    """Under quarantine, the rows that meet the RawCustomers contract (the others set aside)."""
+    if not rejections.quarantining:
+        return frame
+    passing, failures = split_by_contract(RawCustomers, frame)
+    rejections.add_contract_failures(frame, failures, RawCustomers.__name__, source)
+    return passing
+
+
+def _read_metadata(customer_source: CustomerSource, stats) -> dict:
+    return {
         "source": customer_source.label,
         "synthetic": customer_source.is_synthetic,
         "input_fingerprint": customer_source.fingerprint(),
         **{f"read/{key}": value for key, value in stats.as_metadata().items() if key != "source"},
     }
 
-    def results(customers: pd.DataFrame, set_aside: pd.DataFrame, metadata: dict):
-        return (
-            # indexed by file line, so contract failures name lines; the attrs are not stored
-            validated(RawCustomers, customers, metadata, asset_key="raw_customers"),
-            validated(
-                RejectedCustomers,
-                set_aside,
-                {"bad_rows": customer_source.bad_rows, "lines": set_aside["line"].nunique(), "values": len(set_aside)},
-                asset_key="rejected_customers",
-            ),
-        )
 
-    partitions = context.assets_def.partitions_def
-    if partitions is None:
-        return results(frame, rejected, metadata)
-    all_keys = partitions.get_partition_keys()
-    bucket = customer_buckets(frame, len(all_keys))
-    # A rejected line has no trustworthy values to hash; its line number places it.
-    rejected_bucket = rejected["line"].to_numpy() % len(all_keys)
-    outcomes = (
-        (key, results(frame[bucket == number], rejected[rejected_bucket == number], metadata if first else {}))
-        for first, key, number in ((i == 0, key, all_keys.index(key)) for i, key in enumerate(context.partition_keys))
+def _read_results(customer_source: CustomerSource, customers: pd.DataFrame, set_aside: pd.DataFrame, metadata: dict):
+    return (
+        # indexed by file line, so contract failures name lines; the attrs are not stored
+        validated(RawCustomers, customers, metadata, asset_key="raw_customers"),
+        validated(
+            RejectedCustomers,
+            set_aside,
+            {"bad_rows": customer_source.bad_rows, "lines": set_aside["line"].nunique(), "values": len(set_aside)},
+            asset_key="rejected_customers",
+        ),
     )
-    return bucketed_results(context, outcomes, UPath(output_files.base_dir))
+
+
+def _split_into_buckets(context, customer_source: CustomerSource, output_files: OutputFiles, all_keys: list[str]):
+    """The file read once, in chunks, each chunk's customers appended to the spill file of
+    their bucket; only when the whole file has been accepted are the buckets of this run
+    checked and written, one at a time."""
+    rejections = customer_source.rejections()
+    chunks, final_stats = customer_source.chunks(rejections)
+    wanted = {all_keys.index(key): key for key in context.partition_keys}
+    with tempfile.TemporaryDirectory(prefix="campaign-buckets-") as folder:
+        passing = (_contract_passing(chunk, rejections, customer_source.label) for chunk in chunks)
+        spilled = spill_into_buckets(passing, len(all_keys), wanted, Path(folder))
+        stats = final_stats()
+        rejections.enforce(
+            stats.rows + stats.rejected_lines, customer_source.max_bad_fraction, "customer_source.max_bad_fraction"
+        )
+        rejected = rejections.table()
+        # A rejected line has no trustworthy values to hash; its line number places it.
+        rejected_bucket = rejected["line"].to_numpy() % len(all_keys)
+        context.log.info(f"Read {stats.rows} customers from {stats.source} into {len(all_keys)} buckets")
+        metadata = _read_metadata(customer_source, stats)
+
+        def outcomes():
+            for number, key in sorted(wanted.items()):
+                customers = pd.read_parquet(spilled[number]) if number in spilled else None
+                if customers is None:
+                    raise InputDataError("the customer file has no lines", source=stats.source, expected="customers")
+                customers.attrs["source"] = stats.source
+                set_aside = rejected[rejected_bucket == number].reset_index(drop=True)
+                yield key, _read_results(customer_source, customers, set_aside, metadata if number == min(wanted) else {})
+
+        return bucketed_results(context, outcomes(), UPath(output_files.base_dir))
 
 
 class CleaningConfig(Config):

@@ -15,10 +15,13 @@ every per-customer result agrees between them.
 """
 
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from campaign_pipeline.schemas import COST_COLUMN, INPUT_COLUMNS, RESPONSE, REVENUE_COLUMN
 
@@ -41,6 +44,32 @@ def customer_buckets(customers: pd.DataFrame, count: int) -> np.ndarray:
     """The bucket (0..count-1) of each row, from ``BUCKET_COLUMNS`` (see the module)."""
     hashed = pd.util.hash_pandas_object(customers[list(BUCKET_COLUMNS)], index=False).to_numpy()
     return (hashed % np.uint64(count)).astype(np.int64)
+
+
+def spill_into_buckets(chunks: Iterable[pd.DataFrame], count: int, wanted: Iterable[int], folder: Path) -> dict[int, Path]:
+    """One streaming pass: each chunk's rows appended to the Parquet file of their bucket
+    in ``folder`` (only the ``wanted`` buckets are kept), so memory holds one chunk.
+    Returns the file of every wanted bucket, in chunk order (file-line order)."""
+    wanted = sorted(set(wanted))
+    writers: dict[int, pq.ParquetWriter] = {}
+    paths = {bucket: folder / f"{bucket}.parquet" for bucket in wanted}
+    schema: pa.Schema | None = None
+    try:
+        for chunk in chunks:
+            table = pa.Table.from_pandas(chunk, preserve_index=True)
+            # One schema for every chunk: a column that happens to be empty in a chunk
+            # must not change its type.
+            schema = schema or table.schema
+            table = table.cast(schema)
+            bucket = customer_buckets(chunk, count)
+            for number in wanted:
+                if number not in writers:
+                    writers[number] = pq.ParquetWriter(paths[number], schema)
+                writers[number].write_table(table.filter(pa.array(bucket == number)))
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return {number: path for number, path in paths.items() if number in writers}
 
 
 def line_hash(lines: np.ndarray, seed: int) -> np.ndarray:
