@@ -14,7 +14,12 @@ Environment variables choose where things are, never what the code does:
 - ``CAMPAIGN_PARTITIONS``: unset (or 1) for the unpartitioned graph; N >= 2 partitions
   the per-customer assets into N customer buckets (see ``PER_CUSTOMER_ASSETS``).
 - ``CAMPAIGN_EXECUTOR``: ``in_process`` (default; fastest on small machines because every
-  step would otherwise re-import pandas and scikit-learn) or ``multiprocess``.
+  step would otherwise re-import pandas and scikit-learn), ``multiprocess``, ``celery``
+  (each step a task for Celery workers; needs the ``celery`` extra, a persistent
+  ``DAGSTER_HOME`` and workers started as in ``docs/scaling.md``) or ``k8s`` (a Kubernetes
+  Job per step; needs the ``k8s`` extra). The optional packages are imported only when chosen.
+- ``CAMPAIGN_CELERY_BROKER``: the Celery broker, also its result backend (default
+  ``redis://127.0.0.1:6379/0``); the workers must be started against the same one.
 """
 
 import os
@@ -50,7 +55,8 @@ from campaign_pipeline.resources import CampaignEconomics, CustomerSource, Outpu
 from campaign_pipeline.settings import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_REFERENCE_DATE
 from campaign_pipeline.transforms.buckets import bucket_keys
 
-EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
+CELERY_BROKER_ENV = "CAMPAIGN_CELERY_BROKER"
+DEFAULT_CELERY_BROKER = "redis://127.0.0.1:6379/0"
 ASSET_MODULES = [ingest, economics, features, segmentation, response, impact, analysis, prospects, campaign_report]
 # What the partitioned graph splits into customer buckets: every dataset with a row per
 # customer, from the file as read to the scores. Fitted objects and reductions are not.
@@ -121,11 +127,33 @@ def _from_env(name: str, default: str) -> EnvVar | str:
     return EnvVar(name) if os.environ.get(name) else default
 
 
+def _celery_executor() -> ExecutorDefinition:
+    from dagster_celery import celery_executor
+
+    # Redis serves as broker and result backend alike, so one setting names both.
+    broker = {"env": CELERY_BROKER_ENV} if os.environ.get(CELERY_BROKER_ENV) else DEFAULT_CELERY_BROKER
+    return celery_executor.configured({"broker": broker, "backend": broker}, name="celery")
+
+
+def _k8s_executor() -> ExecutorDefinition:
+    from dagster_k8s import k8s_job_executor
+
+    return k8s_job_executor
+
+
+EXECUTORS = {
+    "in_process": lambda: in_process_executor,
+    "multiprocess": lambda: multiprocess_executor,
+    "celery": _celery_executor,
+    "k8s": _k8s_executor,
+}
+
+
 def _executor_from_env() -> ExecutorDefinition:
     choice = os.environ.get("CAMPAIGN_EXECUTOR", "in_process")
     if choice not in EXECUTORS:
         raise ValueError(f"CAMPAIGN_EXECUTOR must be one of {sorted(EXECUTORS)}, not {choice!r}")
-    return EXECUTORS[choice]
+    return EXECUTORS[choice]()
 
 
 def _reference_date_from_env() -> str:

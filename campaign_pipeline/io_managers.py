@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import (
     ConfigurableIOManagerFactory,
+    DagsterEventType,
+    DagsterInstance,
     InitResourceContext,
     InputContext,
     MetadataValue,
@@ -46,12 +48,34 @@ def is_local(path: UPath) -> bool:
     return path.protocol in ("", "file", "local")
 
 
-class DirectoryLock:
-    """An exclusive ``flock`` on ``<directory>/.campaign.lock``. The kernel releases it when
-    the holding process dies, so a killed run never leaves the directory locked."""
+WHOLE_RUN, STEPS = "run", "steps"
 
-    def __init__(self, directory: Path, timeout_seconds: float):
+
+class DirectoryLock:
+    """An exclusive ``flock`` on ``<directory>/.campaign.lock`` that records the run holding it
+    (``<run id> run`` or ``<run id> steps``), so that runs never interleave their writes while
+    the steps of one run never wait for each other.
+
+    - ``whole_run``: the process runs the whole run (the ``in_process`` executor) and holds the
+      flock from start to end. The kernel releases it when that process dies, so a killed run
+      never leaves the directory locked.
+    - otherwise each step runs in a process of its own (``multiprocess``, ``celery``): a step
+      that finds the flock held under its own run id passes, since a process of its run holds
+      it. A step that finds it free takes it for the step, and the record stays after the step,
+      so that another run waits between the steps too, until ``run_in_progress(run id)`` (the
+      instance's run status) says the run is over.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        timeout_seconds: float,
+        run_id: str = "",
+        whole_run: bool = True,
+        run_in_progress: Callable[[str], bool] = lambda run_id: False,
+    ):
         self.directory, self.timeout_seconds = directory, timeout_seconds
+        self.run_id, self.whole_run, self.run_in_progress = run_id, whole_run, run_in_progress
         self._handle = None
 
     def acquire(self, on_wait: Callable[[str], None] = lambda message: None) -> None:
@@ -62,25 +86,48 @@ class DirectoryLock:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._handle = handle
-                return
             except BlockingIOError:
-                if not waiting:
-                    on_wait(f"Another run is writing to {self.directory}; waiting for it to finish.")
-                    waiting = True
-                if time.monotonic() > deadline:
-                    handle.close()
-                    raise TimeoutError(
-                        f"Another run has held the lock on {self.directory} for over {self.timeout_seconds:.0f} s; "
-                        "wait for it to finish or stop it, then rerun."
-                    ) from None
-                time.sleep(0.25)
+                holder, _ = _recorded(handle)
+                if self.run_id and holder == self.run_id:
+                    handle.close()  # a process of this run holds it for the run
+                    return
+                blocker = "Another run"
+            else:
+                holder, scope = _recorded(handle)
+                if not holder or holder == self.run_id or scope != STEPS or not self.run_in_progress(holder):
+                    handle.truncate(0)
+                    handle.write(f"{self.run_id} {WHOLE_RUN if self.whole_run else STEPS}")
+                    handle.flush()
+                    self._handle = handle
+                    return
+                fcntl.flock(handle, fcntl.LOCK_UN)  # the holder is between two of its steps
+                blocker = f"Run {holder}, whose steps run in other processes,"
+            if not waiting:
+                on_wait(f"{blocker} is writing to {self.directory}; waiting for it to finish.")
+                waiting = True
+            if time.monotonic() > deadline:
+                handle.close()
+                raise TimeoutError(
+                    f"{blocker} has held the lock on {self.directory} for over {self.timeout_seconds:.0f} s; "
+                    "wait for it to finish or stop it (a run whose process died shows as started: "
+                    "mark it failed, e.g. Terminate in the UI), then rerun."
+                ) from None
+            time.sleep(0.25)
 
     def release(self) -> None:
         if self._handle is not None:
+            if self.whole_run:
+                self._handle.truncate(0)  # the run is over: no step may pass on its id
             fcntl.flock(self._handle, fcntl.LOCK_UN)
             self._handle.close()
             self._handle = None
+
+
+def _recorded(handle) -> tuple[str, str]:
+    """The run id and scope a lock file records ("" when it records none)."""
+    handle.seek(0)
+    holder, _, scope = handle.read().strip().partition(" ")
+    return holder, scope
 
 
 def retrying_transient_errors(action: Callable[[], Any]) -> Any:
@@ -312,10 +359,14 @@ class ModelIOManager(UPathIOManager):
 class ParquetIOManagerFactory(ConfigurableIOManagerFactory):
     """Parquet datasets under ``base_dir`` (a local folder or an object-store URL).
 
-    Every run of this project reads or writes a dataset, so this resource also holds the
-    data directory's write lock for the whole run: two runs (two nightly rescorings, or a
-    rescoring and a retrain) never interleave their writes; the second waits. On object
-    storage, the run queue limit in ``dagster.yaml`` does this job instead.
+    Every run of this project reads or writes a dataset, so this resource also takes the
+    data directory's lock (``DirectoryLock``) for its run: two runs (two nightly rescorings,
+    or a rescoring and a retrain) never interleave their writes; the second waits. Where
+    the resource lives in the run's own process it holds the lock for the whole run; where
+    each step initialises it in another process (a ``multiprocess`` child, a Celery worker),
+    the steps of one run pass each other and other runs wait until the instance reports
+    the run finished. On object storage, the run queue limit in ``dagster.yaml`` does this
+    job instead.
     """
 
     base_dir: str
@@ -325,7 +376,14 @@ class ParquetIOManagerFactory(ConfigurableIOManagerFactory):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if is_local(UPath(self.base_dir)):
-            self._lock = DirectoryLock(Path(self.base_dir), self.lock_timeout_seconds)
+            instance, run_id = context.instance, context.run.run_id if context.run else ""
+            self._lock = DirectoryLock(
+                Path(self.base_dir),
+                self.lock_timeout_seconds,
+                run_id=run_id,
+                whole_run=instance is None or _in_run_process(instance, run_id),
+                run_in_progress=lambda run_id: _in_progress(instance, run_id),
+            )
             self._lock.acquire(on_wait=context.log.info if context.log else lambda message: None)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
@@ -334,6 +392,22 @@ class ParquetIOManagerFactory(ConfigurableIOManagerFactory):
 
     def create_io_manager(self, context) -> ParquetIOManager:
         return ParquetIOManager(base_path=UPath(self.base_dir))
+
+
+def _in_run_process(instance: DagsterInstance, run_id: str) -> bool:
+    """Whether this process started the run (its ``RUN_START`` event came from here), rather
+    than executing one of its steps for an executor elsewhere."""
+    if not run_id:
+        return True
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_START, limit=1).records
+    return not records or records[0].event_log_entry.dagster_event.pid == os.getpid()
+
+
+def _in_progress(instance: DagsterInstance | None, run_id: str) -> bool:
+    """A run this instance does not know is taken as over: runs sharing a data directory
+    share an instance."""
+    run = instance.get_run_by_id(run_id) if instance is not None else None
+    return run is not None and not run.is_finished
 
 
 class ModelIOManagerFactory(ConfigurableIOManagerFactory):

@@ -2,13 +2,15 @@
 real reference file when it is available."""
 
 import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
-from campaign_pipeline_tests.harness import system_chromium, unavailable
+from campaign_pipeline_tests.harness import CeleryWorkers, celery_workers, system_chromium, unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REAL_CSV = REPO_ROOT.parent / "shared" / "data" / "marketing_campaign.csv"
@@ -48,3 +50,12 @@ def synthetic_csv(tmp_path, synthetic_frame) -> Path:
 def browser():
     """Headless system Chromium (tests that use it carry the ``browser`` marker)."""
     yield from system_chromium()
+
+
+@pytest.fixture
+def start_celery_workers(tmp_path) -> Iterator[Callable[[Mapping[str, str]], CeleryWorkers]]:
+    """``start_celery_workers(environment)``: a throwaway Redis broker and two Celery workers
+    whose environment adds ``environment`` (``harness.celery_workers``), all stopped after the
+    test. Skips without redis-server or dagster-celery; in CI (``CI`` set) fails instead."""
+    with ExitStack() as stack:
+        yield lambda environment: stack.enter_context(celery_workers(tmp_path / "celery", environment))

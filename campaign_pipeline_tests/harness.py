@@ -1,13 +1,21 @@
 """The one module tests share: the expected asset graph, whole-graph runs and checksums,
-and what tests need from the machine (a reference file, a browser, a database or a server
-on a free loopback port). Test modules never import from each other."""
+and what tests need from the machine (a reference file, a browser, a database, a server
+on a free loopback port, or a Celery broker with workers). Test modules never import from
+each other."""
 
 import hashlib
+import importlib.util
 import os
+import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -161,18 +169,145 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until(ready: Callable[[], bool], processes: Mapping[subprocess.Popen, Path], timeout_seconds: float) -> None:
+    """Poll ``ready()`` every second until it is true; fail with a process's log (the
+    values of ``processes``) if that process exits, or with all of them after ``timeout_seconds``."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        for process, log in processes.items():
+            assert process.poll() is None, log.read_text()[-3000:]
+        if ready():
+            return
+        assert time.monotonic() < deadline, "\n".join(log.read_text()[-3000:] for log in processes.values())
+        time.sleep(1)
+
+
 def wait_until_serving(server: subprocess.Popen, url: str, log: Path, timeout_seconds: float) -> None:
     """Poll ``<url>/server_info`` until it answers; fail with the server's log if it exits
     or ``timeout_seconds`` pass."""
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        assert server.poll() is None, log.read_text()[-3000:]
+
+    def answers() -> bool:
         try:
             urllib.request.urlopen(f"{url}/server_info", timeout=5)
-            return
+            return True
         except OSError:
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(1)
+            return False
+
+    wait_until(answers, {server: log}, timeout_seconds)
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the process's whole group (it was started with ``start_new_session``), then
+    SIGKILL for whatever has not gone after 15 s."""
+    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    # The leader may have exited before its children: make sure none of the group is left.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def persistent_home(directory: Path) -> Path:
+    """A ``DAGSTER_HOME`` whose runs and event logs persist in SQLite under it (absolute
+    paths), so that processes other than the run's, such as Celery workers, share its instance.
+    Its databases are created here, once: processes creating them at the same moment race."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "dagster.yaml").write_text(
+        f"storage:\n  sqlite:\n    base_dir: {directory / 'storage'}\ntelemetry:\n  enabled: false\n"
+    )
+    DagsterInstance.from_config(str(directory)).dispose()
+    return directory
+
+
+@dataclass(frozen=True)
+class CeleryWorkers:
+    broker: str
+    names: frozenset[str]  # as Celery reports them: <name>@<host>
+    task_pids: frozenset[int]  # the workers' pool processes, where the tasks (Dagster steps) run
+
+
+REDIS_START_TIMEOUT_SECONDS = 30
+WORKER_START_TIMEOUT_SECONDS = 180
+
+
+@contextmanager
+def celery_workers(directory: Path, environment: Mapping[str, str], count: int = 2) -> Iterator[CeleryWorkers]:
+    """A throwaway Redis broker on a free port of 127.0.0.1 (no persistence) and ``count``
+    Celery workers of one pool process each, started as ``docs/scaling.md`` says with
+    ``environment`` added to ours (``DAGSTER_HOME``, ``CAMPAIGN_DATA_DIR``...: a worker loads
+    the definitions from its own environment, so it must be the run's). Each runs in a
+    process group of its own, stopped whole on leaving."""
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        unavailable("redis-server not found: apt-get install redis-server (.ci/run does)")
+    if importlib.util.find_spec("dagster_celery") is None or importlib.util.find_spec("redis") is None:
+        unavailable("dagster-celery or redis is not installed: pip install -e '.[celery]'")
+    from celery import Celery
+
+    directory.mkdir(parents=True, exist_ok=True)
+    started: list[subprocess.Popen] = []
+
+    def start(command: list[str], log: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen:
+        with log.open("w") as output:
+            process = subprocess.Popen(
+                command, cwd=directory, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        started.append(process)
+        return process
+
+    try:
+        port = free_port()
+        broker = f"redis://127.0.0.1:{port}/0"
+        redis_log = directory / "redis.log"
+        redis_process = start(
+            [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(directory)],
+            redis_log,
+        )  # fmt: skip
+        wait_until(lambda: "Ready to accept connections" in redis_log.read_text(), {redis_process: redis_log},
+                   REDIS_START_TIMEOUT_SECONDS)  # fmt: skip
+
+        config = directory / "celery.yaml"
+        config.write_text(f"execution:\n  config:\n    broker: {broker}\n    backend: {broker}\n")
+        bin_dir = Path(sys.executable).parent  # `dagster-celery worker start` runs `celery` from PATH
+        env = {**os.environ, **environment, "CAMPAIGN_CELERY_BROKER": broker,
+               "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+        workers = {}
+        for number in range(1, count + 1):
+            log = directory / f"worker-{number}.log"
+            command = [str(bin_dir / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(config),
+                       "-i", "campaign_pipeline.definitions", "-n", f"campaign-{number}", "--", "--concurrency=1"]  # fmt: skip
+            workers[start(command, log, env)] = log
+
+        app = Celery(broker=broker, backend=broker)
+        try:
+            replies: dict = {}
+
+            def all_answer() -> bool:
+                replies.update(app.control.inspect(timeout=1).ping() or {})
+                return len(replies) == count
+
+            wait_until(all_answer, workers, WORKER_START_TIMEOUT_SECONDS)
+            stats = app.control.inspect(timeout=5).stats() or {}
+        finally:
+            app.close()
+        assert len(stats) == count, stats
+        yield CeleryWorkers(
+            broker=broker,
+            names=frozenset(stats),
+            task_pids=frozenset(pid for worker in stats.values() for pid in worker["pool"]["processes"]),
+        )
+    finally:
+        for process in reversed(started):
+            stop_group(process)
 
 
 CHROMIUM = os.environ.get("CAMPAIGN_CHROMIUM", "/usr/bin/chromium")

@@ -13,7 +13,6 @@ directory); ``CAMPAIGN_SCREENSHOT_DIR=docs/img`` refreshes the README's pictures
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from campaign_pipeline.assets.impact import IMPACT_COLUMNS_SHOWN
-from campaign_pipeline_tests.harness import free_port, wait_until_serving
+from campaign_pipeline_tests.harness import free_port, stop_group, wait_until_serving
 from campaign_pipeline_tests.harness import EXPECTED_DEPENDENCIES, EXPECTED_SCHEDULES, EXPECTED_SENSORS
 
 pytestmark = pytest.mark.browser
@@ -72,25 +71,7 @@ def dagster_dev(tmp_path_factory):
         wait_until_serving(server, url, log, timeout_seconds=180)
         yield url, log
     finally:
-        _stop_group(server)
-
-
-def _stop_group(server: subprocess.Popen) -> None:
-    """SIGTERM to the whole group, then SIGKILL for whatever has not gone after 15 s."""
-    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(server.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            server.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
-    # The leader may have exited before its children: make sure none of the group is left.
-    try:
-        os.killpg(server.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        stop_group(server)
 
 
 @pytest.fixture(scope="module")

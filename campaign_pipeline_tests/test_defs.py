@@ -1,9 +1,12 @@
 """The asset graph is a public contract: a change to keys or lineage must change this test."""
 
+import importlib.util
+
+import pytest
 from dagster import AssetKey
 
-from campaign_pipeline.definitions import defs
-from campaign_pipeline_tests.harness import CONTRACT_CHECKED, EXPECTED_DEPENDENCIES
+from campaign_pipeline.definitions import DEFAULT_CELERY_BROKER, _executor_from_env, defs
+from campaign_pipeline_tests.harness import CONTRACT_CHECKED, EXPECTED_DEPENDENCIES, unavailable
 
 def asset_graph():
     return defs.resolve_asset_graph()
@@ -36,6 +39,24 @@ def test_definitions_load_with_in_process_executor():
     job = defs.resolve_implicit_global_asset_job_def()
     assert job.executor_def.name == "in_process"
     assert defs.resolve_asset_graph().get(AssetKey("retargeting_impact")).group_name == "impact"
+
+
+@pytest.mark.parametrize("broker", ["redis://broker.internal:6379/1", ""])
+def test_celery_executor_uses_the_broker_setting_as_broker_and_backend(monkeypatch, broker):
+    if importlib.util.find_spec("dagster_celery") is None:
+        unavailable("dagster-celery is not installed: pip install -e '.[celery]'")
+    monkeypatch.setenv("CAMPAIGN_EXECUTOR", "celery")
+    monkeypatch.setenv("CAMPAIGN_CELERY_BROKER", broker)
+    executor = _executor_from_env()
+    config = executor.config_schema.resolve_config({}).value["config"]
+    assert executor.name == "celery"
+    assert config["broker"] == config["backend"] == (broker or DEFAULT_CELERY_BROKER)
+
+
+def test_an_unknown_executor_is_refused_with_the_choices(monkeypatch):
+    monkeypatch.setenv("CAMPAIGN_EXECUTOR", "dask")
+    with pytest.raises(ValueError, match=r"one of \['celery', 'in_process', 'k8s', 'multiprocess'\], not 'dask'"):
+        _executor_from_env()
 
 
 FITTED = {"segment_preprocessor", "segmentation_model", "response_model", "lookalike_model"}

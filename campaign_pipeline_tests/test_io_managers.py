@@ -1,4 +1,5 @@
-"""The Parquet and model IO managers: round trips, atomic writes, metadata, hash checks."""
+"""The Parquet and model IO managers: round trips, atomic writes, metadata, hash checks, and
+the data directory's lock."""
 
 import pandas as pd
 import pytest
@@ -6,6 +7,8 @@ from dagster import build_input_context, build_output_context
 from upath import UPath
 
 from campaign_pipeline.io_managers import (
+    LOCK_FILE,
+    DirectoryLock,
     ModelIntegrityError,
     ModelIOManager,
     ParquetIOManager,
@@ -95,3 +98,46 @@ def test_object_storage_round_trip(frame):
         ]
     finally:
         base.fs.rm(base.path, recursive=True)
+
+
+# Each DirectoryLock opens the lock file anew, and flock locks belong to an open file, so two
+# locks in this one process contend exactly as two processes would.
+SHORT_WAIT = 1.0
+
+
+def test_steps_of_one_run_pass_while_a_process_of_their_run_holds_the_lock(tmp_path):
+    first = DirectoryLock(tmp_path, SHORT_WAIT, run_id="run-a", whole_run=False, run_in_progress=lambda run: True)
+    first.acquire()
+    second = DirectoryLock(tmp_path, SHORT_WAIT, run_id="run-a", whole_run=False, run_in_progress=lambda run: True)
+    second.acquire()  # no wait: a sibling step of the same run
+    other = DirectoryLock(tmp_path, SHORT_WAIT, run_id="run-b")
+    messages = []
+    with pytest.raises(TimeoutError, match="Another run has held the lock"):
+        other.acquire(on_wait=messages.append)
+    assert messages == [f"Another run is writing to {tmp_path}; waiting for it to finish."]
+    second.release()
+    first.release()
+
+
+def test_another_run_waits_between_the_steps_of_a_run_until_it_is_over(tmp_path):
+    in_progress = {"run-a"}
+    step = DirectoryLock(tmp_path, SHORT_WAIT, run_id="run-a", whole_run=False)
+    step.acquire()
+    step.release()  # between two steps of run-a: nobody holds the flock, the record stays
+    assert (tmp_path / LOCK_FILE).read_text() == "run-a steps"
+    other = DirectoryLock(tmp_path, SHORT_WAIT, run_id="run-b", run_in_progress=in_progress.__contains__)
+    with pytest.raises(TimeoutError, match="Run run-a, whose steps run in other processes"):
+        other.acquire()
+    in_progress.clear()  # the instance reports run-a finished
+    other.acquire()
+    assert (tmp_path / LOCK_FILE).read_text() == "run-b run"
+    other.release()
+    assert (tmp_path / LOCK_FILE).read_text() == ""  # a whole run leaves no id for a step to pass on
+
+
+def test_a_whole_run_whose_process_died_does_not_block_the_next(tmp_path):
+    # As a killed run leaves it: its record, but the kernel released its flock.
+    (tmp_path / LOCK_FILE).write_text("run-a run")
+    nxt = DirectoryLock(tmp_path, SHORT_WAIT, run_id="run-b", run_in_progress=lambda run: True)
+    nxt.acquire()
+    nxt.release()
