@@ -8,6 +8,7 @@ copy of the same data directory gives byte-identical files. Without redis-server
 dagster-celery it skips; in CI (``CI`` set) it fails instead.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from campaign_pipeline.transforms.buckets import bucket_keys
 from campaign_pipeline_tests.harness import checksums, materialize_all, persistent_home
 
 pytestmark = pytest.mark.distributed
@@ -47,13 +50,22 @@ def step_pids(instance: DagsterInstance, run_id: str) -> tuple[set[int], dict[st
     return run_start, {event.step_key: event.pid for event in events if event.event_type == DagsterEventType.STEP_START}
 
 
-# A partitioned run is one more case: its environment (CAMPAIGN_PARTITIONS) and command arguments.
-@pytest.mark.parametrize(("job", "extra_environment", "cli_args"), [("nightly_rescore", {}, ())])
+BUCKETS = 2
+EVERY_BUCKET = json.dumps({ASSET_PARTITION_RANGE_START_TAG: bucket_keys(BUCKETS)[0], ASSET_PARTITION_RANGE_END_TAG: bucket_keys(BUCKETS)[-1]})
+
+
+# Partitioned nightly rescoring: every customer bucket in one run, as the schedule asks for it.
+@pytest.mark.parametrize(
+    ("job", "extra_environment", "cli_args"),
+    [("nightly_rescore", {"CAMPAIGN_PARTITIONS": str(BUCKETS)}, ("--tags", EVERY_BUCKET))],
+)
 def test_steps_run_in_celery_workers_and_give_the_in_process_bytes(
     tmp_path, start_celery_workers, job, extra_environment, cli_args
 ):
     trained = tmp_path / "trained"
-    assert materialize_all(trained, job="retrain").success  # the fitted models nightly rescoring reads
+    partitions = int(extra_environment.get("CAMPAIGN_PARTITIONS", 1))
+    # the fitted models nightly rescoring reads
+    assert materialize_all(trained, job="retrain", partitions=partitions).success
     on_celery, in_process = tmp_path / "on_celery", tmp_path / "in_process"
     shutil.copytree(trained, on_celery)
     shutil.copytree(trained, in_process)
@@ -84,4 +96,8 @@ def test_steps_run_in_celery_workers_and_give_the_in_process_bytes(
     assert in_process_start == set(in_one_process.values()) == {in_process_pid}
 
     assert checksums(on_celery) == checksums(in_process)
+    if partitions > 1:  # every bucket of every per-customer dataset was rewritten by the run
+        assert {path for path in checksums(on_celery) if path.startswith("scored_customers/")} == {
+            f"scored_customers/{key}.parquet" for key in bucket_keys(partitions)
+        }
     print(f"run process {celery_pid}; steps in worker processes {sorted(workers.task_pids)}: {on_workers}")
