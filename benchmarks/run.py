@@ -10,7 +10,8 @@ then, each in a fresh process so that its peak RSS is its own, ``--repeat`` time
    directory;
 2. the reference: ``benchmarks.reference`` on the same CSV.
 
-Results go to ``benchmarks/results/<N>.json`` and a table is printed.
+Results go to ``benchmarks/results/<N>.json`` and a table is printed. With ``--partitions P``
+the partitioned graph is measured instead (``benchmarks.partitioned``).
 """
 
 import argparse
@@ -179,7 +180,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-csv", type=Path, default=REAL_CSV, help=f"used for {REAL_ROWS} customers when it exists")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic customers")
     parser.add_argument("--repeat", type=int, default=3, help="materialisation/reference pairs per size (medians)")
+    parser.add_argument(
+        "--partitions", type=int, default=1, help="N >= 2: the partitioned graph in N buckets (benchmarks.partitioned)"
+    )
+    parser.add_argument(
+        "--equal-up-to", type=int, default=1_000_000, help="with --partitions: compare with the unpartitioned graph up to this size"
+    )
     args = parser.parse_args(argv)
+    if args.partitions > 1:
+        from benchmarks.partitioned import benchmark_partitioned
+
+        for customers in args.customers:
+            result = benchmark_partitioned(customers, args.partitions, args.seed, args.repeat, args.equal_up_to)
+            print(json.dumps({key: value for key, value in result.items() if not key.endswith("asset_seconds")}, indent=2))
+        return 0
     print_table([benchmark(customers, args.real_csv, args.seed, args.repeat) for customers in args.customers])
     return 0
 

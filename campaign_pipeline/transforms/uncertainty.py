@@ -346,10 +346,31 @@ def _placed(name, point, stats, reference, factor, level, bounds, extended) -> l
 
 
 def ranking_intervals(
-    y: np.ndarray, probability: np.ndarray, resamples: int = 1000, random_state: int = 0, level: float = 0.95
+    y: np.ndarray,
+    probability: np.ndarray,
+    resamples: int = 1000,
+    random_state: int = 0,
+    level: float = 0.95,
+    sample: int = 20_000,
 ) -> dict[str, list[float]]:
     """Seeded percentile-bootstrap intervals of ROC-AUC and PR-AUC (multinomial resample
-    counts, as ``uncertainty.bootstrap_intervals`` draws them; no prices involved)."""
+    counts, as ``uncertainty.bootstrap_intervals`` draws them; no prices involved). Above
+    ``sample`` customers the resampling runs on a fixed sample stratified by class, and each
+    interval is placed around the full-size score with its spread scaled by
+    ``sqrt(sample / customers)``, as ``bootstrap_intervals`` does."""
+    y, probability = np.asarray(y), np.asarray(probability, dtype=float)
+    if len(y) > sample:
+        rows = _stratified_rows(y.astype(int), sample, random_state, floor=1)
+        sampled = ranking_intervals(y[rows], probability[rows], resamples, random_state, level, sample)
+        factor = math.sqrt(len(rows) / len(y))
+        scores = {"roc_auc_interval": roc_auc_score, "pr_auc_interval": average_precision_score}
+        return {
+            name: [
+                float(score(y, probability) + factor * (bound - score(y[rows], probability[rows])))
+                for bound in sampled[name]
+            ]
+            for name, score in scores.items()
+        }
     rng = np.random.default_rng(random_state)
     n, chunk = len(y), max(1, 2_000_000 // max(len(y), 1))
     auc, ap = [], []
