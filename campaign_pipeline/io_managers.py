@@ -194,6 +194,15 @@ def column_schema(frame: pd.DataFrame) -> TableSchema:
     return TableSchema(columns=[TableColumn(str(name), str(dtype)) for name, dtype in frame.dtypes.items()])
 
 
+def _wanted_columns(context: InputContext) -> list[str] | None:
+    """The columns an input asks for (``COLUMNS`` in its metadata), or None for all."""
+    return (context.definition_metadata or {}).get(COLUMNS)
+
+
+def _parquet_columns(path: UPath) -> set[str]:
+    return set(pq.read_schema(path.path if is_local(path) else path.open("rb")).names)
+
+
 def bucket_path(base: UPath, asset_key, partition_key: str) -> UPath:
     """``<base>/<asset key>/<bucket>.parquet``: where the IO manager keeps one bucket."""
     return base.joinpath(*asset_key.path, f"{partition_key}{ParquetIOManager.extension}")
@@ -216,8 +225,7 @@ class Buckets:
     def frame(self, key: str, columns: list[str] | None = None) -> pd.DataFrame:
         path = self.paths[key]
         if columns is not None:
-            present = set(pq.read_schema(path.path if is_local(path) else path.open("rb")).names)
-            columns = [c for c in columns if c in present]
+            columns = [c for c in columns if c in _parquet_columns(path)]
         return retrying_transient_errors(lambda: read_parquet(path, columns))
 
     def concat(self, columns: list[str] | None = None) -> pd.DataFrame:
@@ -235,6 +243,7 @@ class WrittenBuckets:
 
 
 LAZY_BUCKETS = "lazy_buckets"  # input metadata: give this step the buckets, not one frame
+COLUMNS = "columns"  # input metadata: read only these columns (those present)
 
 
 class ParquetIOManager(UPathIOManager):
@@ -261,7 +270,7 @@ class ParquetIOManager(UPathIOManager):
             )
         if (context.definition_metadata or {}).get(LAZY_BUCKETS):
             return buckets
-        return buckets.concat()
+        return buckets.concat(_wanted_columns(context))
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if isinstance(obj, WrittenBuckets):
@@ -273,7 +282,10 @@ class ParquetIOManager(UPathIOManager):
         write_parquet(obj, path)
 
     def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
-        return retrying_transient_errors(lambda: read_parquet(path))
+        columns = _wanted_columns(context)
+        if columns is not None:
+            columns = [c for c in columns if c in _parquet_columns(path)]
+        return retrying_transient_errors(lambda: read_parquet(path, columns))
 
     def get_metadata(self, context: OutputContext, obj: pd.DataFrame) -> dict[str, Any]:
         return {

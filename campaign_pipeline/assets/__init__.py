@@ -13,7 +13,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, Ma
 from campaign_pipeline.errors import InputDataError
 from upath import UPath
 
-from campaign_pipeline.io_managers import LAZY_BUCKETS, Buckets, KeptModel, WrittenBuckets, bucket_path, stored_model_path
+from campaign_pipeline.io_managers import COLUMNS, LAZY_BUCKETS, Buckets, KeptModel, WrittenBuckets, bucket_path, stored_model_path
 from campaign_pipeline.io_managers import write_parquet
 
 DATA_ENGINEERING = "team:data-engineering"
@@ -47,6 +47,12 @@ def keep_last_good_model(context: AssetExecutionContext, error: InputDataError, 
         value=KeptModel(kept),
         metadata={"refitted": False, "reason": str(error), "kept_model": MetadataValue.path(str(kept))},
     )
+
+
+def columns_in(columns: list[str] | tuple[str, ...]) -> AssetIn:
+    """An input read with only ``columns`` (those the dataset has): a reduction over every
+    customer holds what it uses, whichever the shape of the graph."""
+    return AssetIn(metadata={COLUMNS: list(columns)})
 
 
 def bucket_ins(*names: str) -> dict[str, AssetIn]:

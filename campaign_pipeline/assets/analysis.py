@@ -4,19 +4,21 @@ and the segmentation report that ties the numbers and charts together for a mark
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS
+from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices, contact_everyone
 from campaign_pipeline.errors import require_column
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE, ClusterProfiles, ConversionAnalysis
+from campaign_pipeline.transforms.buckets import stable_sample
 from campaign_pipeline.transforms.charts import pca_scatter_chart, segment_rates_chart
 from campaign_pipeline.transforms.profiles import profile_table
 from campaign_pipeline.transforms.markdown import segmentation_report_markdown
 from campaign_pipeline.transforms.segmentation import SegmentationModel
 from campaign_pipeline.transforms.statistics import conversion_analysis as analyse_conversion
 
+SCATTER_SAMPLE = 5_000  # customers in the PCA scatter
 ANALYSIS = "analysis"
 DOMAIN = {"group_name": ANALYSIS, "owners": [MARKETING_ANALYTICS]}  # every asset of this module
 
@@ -59,21 +61,22 @@ def conversion_analysis(
     )
 
 
-@asset(**DOMAIN, kinds={"pandas", "parquet", "matplotlib"}, **dataset_contract("cluster_profiles", ClusterProfiles))
-def cluster_profiles(
-    clustered_customers: pd.DataFrame,
-    scaled_customers: pd.DataFrame,
-    segmentation_model: SegmentationModel,
-    output_files: OutputFiles,
-):
+@asset(
+    **DOMAIN,
+    kinds={"pandas", "parquet", "matplotlib"},
+    ins=bucket_ins("clustered_customers", "scaled_customers"),
+    **dataset_contract("cluster_profiles", ClusterProfiles),
+)
+def cluster_profiles(clustered_customers, scaled_customers, segmentation_model: SegmentationModel, output_files: OutputFiles):
     """Per cluster, in real units and beside the overall value: size and share; mean
     income and spend (MU), recency (days), web visits, children, tenure (months) and
     campaigns accepted, each flagged when the difference is real (Mann-Whitney p < 0.01,
     effect >= 0.2); channel mix, top product family and response rate. With a 2-D PCA
     scatter coloured by the chosen model's labels."""
     profiles = profile_table(clustered_customers, segmentation_model.names)
-    coordinates, rows = segmentation_model.project(scaled_customers)
-    labels = clustered_customers["cluster"].to_numpy()[rows]
+    shown = stable_sample(scaled_customers, SCATTER_SAMPLE, 0)
+    coordinates, rows = segmentation_model.project(shown, sample=SCATTER_SAMPLE)
+    labels = stable_sample(clustered_customers, SCATTER_SAMPLE, 0, columns=["cluster"])["cluster"].to_numpy()[rows]
     explained = segmentation_model.pca.explained_variance_ratio_
     scatter = pca_scatter_chart(coordinates, labels, segmentation_model.names, explained)
     return validated(

@@ -6,7 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS
+from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, columns_in
 from campaign_pipeline.contracts import dataset_contract, require_contract, validated
 from campaign_pipeline.economics import Budget, CampaignPrices, RunPrices, contact_everyone, scenario_table
 from campaign_pipeline.metadata import chart, rounded, table
@@ -43,15 +43,22 @@ IMPACT_COLUMNS_SHOWN = [
 ]
 
 
+# What the money of the retargeting table needs of each scored customer.
+SCORES = ["cluster", "cluster_name", "response_probability", "expected_profit", "contact", RESPONSE]
 IMPACT = "impact"
 DOMAIN = {"group_name": IMPACT, "owners": [MARKETING_ANALYTICS]}  # every asset of this module
 
 
-@asset(**DOMAIN, kinds={"pandas", "parquet", "matplotlib"}, **dataset_contract("retargeting_impact", RetargetingImpact))
+@asset(
+    **DOMAIN,
+    kinds={"pandas", "parquet", "matplotlib"},
+    ins={"scored_customers": columns_in(SCORES), **bucket_ins("clustered_customers")},
+    **dataset_contract("retargeting_impact", RetargetingImpact),
+)
 def retargeting_impact(
     context: AssetExecutionContext,
     scored_customers: pd.DataFrame,
-    clustered_customers: pd.DataFrame,
+    clustered_customers,
     campaign_prices: pd.DataFrame,
     output_files: OutputFiles,
 ):
@@ -95,9 +102,9 @@ class ContactListConfig(Config):
     file_name: str = Field("contact_list.csv", description="CSV file name (an absolute path is used as given)")
 
 
-@asset(**DOMAIN, kinds={"pandas", "csv"})
+@asset(**DOMAIN, kinds={"pandas", "csv"}, ins=bucket_ins("scored_customers", "clustered_customers"))
 def contact_list(
-    config: ContactListConfig, scored_customers: pd.DataFrame, clustered_customers: pd.DataFrame, output_files: OutputFiles
+    config: ContactListConfig, scored_customers, clustered_customers, output_files: OutputFiles
 ) -> MaterializeResult:
     """``exports/contact_list.csv``: one row per customer worth contacting (expected profit
     > 0), best first, with cluster name, probability, expected profit (MU), the way to
@@ -133,7 +140,12 @@ class ScenarioConfig(Config):
     budgets_mu: list[float] = Field([300.0, 750.0, 1500.0], description="Money budgets to try, MU (besides none)")
 
 
-@asset(**DOMAIN, kinds={"pandas", "parquet", "matplotlib"}, **dataset_contract("campaign_scenarios", CampaignScenarios))
+@asset(
+    **DOMAIN,
+    kinds={"pandas", "parquet", "matplotlib"},
+    ins={"scored_customers": columns_in(["response_probability", RESPONSE])},
+    **dataset_contract("campaign_scenarios", CampaignScenarios),
+)
 def campaign_scenarios(
     context: AssetExecutionContext, config: ScenarioConfig, scored_customers: pd.DataFrame, campaign_prices: pd.DataFrame,
     output_files: OutputFiles,

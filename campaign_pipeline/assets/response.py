@@ -6,7 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, for_each_bucket, keep_last_good_model
+from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, columns_in, for_each_bucket, keep_last_good_model
 from campaign_pipeline.assets import settings_from
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices
@@ -25,6 +25,7 @@ from campaign_pipeline.transforms.response import frame_sha256, holdout_importan
 RESPONSE_GROUP = "response"
 DOMAIN = {"group_name": RESPONSE_GROUP, "owners": [DATA_SCIENCE]}  # every asset of this module
 MODEL = ModelSettings()
+RESPONDER_SAMPLE = 100_000
 
 
 class ResponseModelConfig(Config):
@@ -123,11 +124,18 @@ def scored_customers(
     return for_each_bucket(context, lambda customers: _score(customers, response_model, run), customers=clustered_customers)
 
 
-@asset(**DOMAIN, kinds={"pandas", "matplotlib"})
+@asset(
+    **DOMAIN,
+    kinds={"pandas", "matplotlib"},
+    ins={
+        "scored_customers": columns_in(["response_probability", "expected_profit", "contact", RESPONSE]),
+        **bucket_ins("clustered_customers"),
+    },
+)
 def campaign_evaluation(
     context: AssetExecutionContext,
     scored_customers: pd.DataFrame,
-    clustered_customers: pd.DataFrame,
+    clustered_customers,
     response_model: ResponseModel,
     campaign_prices: pd.DataFrame,
     output_files: OutputFiles,
@@ -154,7 +162,9 @@ def _campaign_report(context, scored, customers, model: ResponseModel, run: RunP
     summary = campaign_figures(scored, model, run)
     y, probability = scored[RESPONSE].to_numpy().astype(int), scored["response_probability"].to_numpy()
     curve = profit_curve(y, probability, run.prices)
-    rules = responder_rules(customers, run.prices.break_even_probability, INTERVAL_SEED)
+    # The responder tree grows on a stable sample (all customers up to RESPONDER_SAMPLE).
+    grown_on = stable_sample(customers, RESPONDER_SAMPLE, INTERVAL_SEED, stratify=RESPONSE)
+    rules = responder_rules(grown_on, run.prices.break_even_probability, INTERVAL_SEED, sample=RESPONDER_SAMPLE)
     output_files.write_json("response_model.json", {**summary, "model_comparison": model.comparison.to_dict("records")})
     context.log.info(f"Campaign: contact {summary['contacted']:,}, profit {summary['campaign_profit']:,.0f} MU")
     return {

@@ -105,16 +105,21 @@ def _quotas(class_counts: Mapping[object, int], size: int) -> dict[object, int]:
 
 
 def stable_sample(
-    data: "pd.DataFrame | FrameSource", size: int, seed: int, stratify: str | None = None
+    data: "pd.DataFrame | FrameSource",
+    size: int,
+    seed: int,
+    stratify: str | None = None,
+    columns: list[str] | None = None,
 ) -> pd.DataFrame:
     """The rows of ``data`` (a frame indexed by file line, or its buckets) whose line hash
     is smallest: ``size`` of them, in each class of ``stratify`` in proportion (every row
-    when there are no more). Sorted by line. Reads one bucket at a time."""
+    when there are no more), with ``columns`` (all by default). Sorted by line. Reads one
+    bucket at a time."""
     labels = [stratify] if stratify else ["ID"]  # a column, so that Parquet restores the line index
     counts: dict[object, int] = {}
     candidates: list[pd.DataFrame] = []
     for frame in frames_of(data, labels):
-        if frame.empty:
+        if len(frame) == 0:
             continue
         keys = pd.DataFrame(
             {"line": frame.index.to_numpy(), "order": line_hash(frame.index.to_numpy(), seed),
@@ -130,5 +135,5 @@ def stable_sample(
     quotas = _quotas(counts, size) if sum(counts.values()) > size else counts
     chosen = pd.concat([pool[pool["label"].eq(label)].head(quota) for label, quota in quotas.items()])
     wanted = np.sort(chosen["line"].to_numpy())
-    picked = [frame.loc[frame.index.intersection(wanted)] for frame in frames_of(data)]
+    picked = [frame.loc[frame.index.intersection(wanted)] for frame in frames_of(data, columns)]
     return pd.concat(picked).sort_index() if len(picked) > 1 else picked[0].sort_index()

@@ -6,7 +6,8 @@ import pandas as pd
 from campaign_pipeline.economics import Budget, CampaignPrices, choose_contacts
 from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms.actions import feature_product, reach_channel
-from campaign_pipeline.transforms.profiles import segment_mix
+from campaign_pipeline.transforms.buckets import FrameSource, frames_of
+from campaign_pipeline.transforms.profiles import MIX_COLUMNS, ClusterSums, segment_mix
 from campaign_pipeline.transforms.uncertainty import cluster_profit_intervals
 
 RECOMMENDATION_RULE = (
@@ -100,10 +101,19 @@ def recommendation_rationale(table: pd.DataFrame) -> str:
     )
 
 
-def contact_list(scored: pd.DataFrame, clustered: pd.DataFrame) -> pd.DataFrame:
+def contact_list(scored: "pd.DataFrame | FrameSource", clustered: "pd.DataFrame | FrameSource") -> pd.DataFrame:
     """One row per customer to contact, highest expected profit first: how to reach them
     (``actions.reach_channel``, a way of reaching a person, never the channel they buy in)
-    and what to feature (``actions.feature_product``), e.g. "email, feature meat"."""
+    and what to feature (``actions.feature_product``), e.g. "email, feature meat". Built one
+    bucket at a time (``scored`` and ``clustered`` bucket by bucket, or two whole frames)."""
+    contacts = pd.concat(
+        [_bucket_contacts(bucket_scored, bucket_clustered)
+         for bucket_scored, bucket_clustered in zip(frames_of(scored), frames_of(clustered), strict=True)]  # fmt: skip
+    )
+    return contacts.sort_values(["expected_profit", "ID"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def _bucket_contacts(scored: pd.DataFrame, clustered: pd.DataFrame) -> pd.DataFrame:
     details = pd.DataFrame(
         {
             "ID": clustered["ID"].to_numpy(),
@@ -114,7 +124,7 @@ def contact_list(scored: pd.DataFrame, clustered: pd.DataFrame) -> pd.DataFrame:
     contacts = scored.loc[scored["contact"], ["ID", "cluster", "cluster_name", "response_probability", "expected_profit"]]
     contacts = contacts.merge(details, on="ID", how="left")
     contacts["suggested_action"] = contacts["reach_channel"] + ", feature " + contacts["feature_product"]
-    return contacts.sort_values(["expected_profit", "ID"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return contacts
 
 
 def channel_summary(contacts: pd.DataFrame) -> pd.DataFrame:
@@ -127,11 +137,14 @@ def channel_summary(contacts: pd.DataFrame) -> pd.DataFrame:
     return summary.sort_values("expected_profit", ascending=False).reset_index()
 
 
-def impact_profile(clustered: pd.DataFrame) -> pd.DataFrame:
+PROFILE_MEANS = {"Income": "mean_income", "customer_value_index": "mean_spend", "Recency": "mean_recency_days"}
+
+
+def impact_profile(clustered: "pd.DataFrame | FrameSource") -> pd.DataFrame:
     """Per cluster, in real units: mean income and spend (MU), mean recency (days), channel
-    mix and top product family; the profile columns of the retargeting table."""
-    means = clustered.groupby("cluster").agg(
-        mean_income=("Income", "mean"), mean_spend=("customer_value_index", "mean"), mean_recency_days=("Recency", "mean")
-    )
-    mix = segment_mix(clustered).drop(columns=["response_rate"], errors="ignore")
+    mix and top product family; the profile columns of the retargeting table. Reads one
+    bucket at a time."""
+    sums = ClusterSums(clustered, [*PROFILE_MEANS, *MIX_COLUMNS])
+    means = sums.means(list(PROFILE_MEANS)).rename(columns=PROFILE_MEANS).rename_axis("cluster")
+    mix = segment_mix(sums).drop(columns=["response_rate"], errors="ignore")
     return means.reset_index().merge(mix, on="cluster")

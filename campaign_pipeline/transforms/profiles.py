@@ -8,6 +8,7 @@ import pandas as pd
 from scipy import stats
 
 from campaign_pipeline.schemas import CHANNEL_PURCHASE_COLUMNS, PRODUCT_FAMILIES, RESPONSE, SPEND_COLUMNS
+from campaign_pipeline.transforms.buckets import FrameSource, frames_of, stable_sample
 
 # measure -> (column, unit, word when higher, word when lower)
 PROFILE_MEASURES = {
@@ -22,10 +23,42 @@ PROFILE_MEASURES = {
 }
 SIGNIFICANCE = 0.01
 MIN_EFFECT = 0.2
-# Above this many customers the tests run on a fixed random sample: at 50,000 any
-# difference worth naming is already far below the significance level, and the cost of
-# ranking stops growing with the data. Means are always over every customer.
+# Above this many customers the tests run on a stable sample: at 50,000 any difference
+# worth naming is already far below the significance level, and the cost of ranking stops
+# growing with the data. Means are always over every customer.
 TEST_SAMPLE = 50_000
+MEASURE_COLUMNS = [column for column, _, _, _ in PROFILE_MEASURES.values()]
+MIX_COLUMNS = [*CHANNEL_PURCHASE_COLUMNS.values(), *SPEND_COLUMNS]
+
+
+class ClusterSums:
+    """Per cluster: customers, and the sum and count of each column, added up over any
+    number of frames (the buckets of the partitioned graph, or one whole frame), so means,
+    shares and rates are exact without every customer in memory at once."""
+
+    def __init__(self, customers: "pd.DataFrame | FrameSource", columns: list[str]):
+        self.sums, self.counts = None, None
+        for frame in frames_of(customers, ["cluster", *columns]):
+            present = [c for c in columns if c in frame.columns]
+            groups = frame.groupby("cluster", sort=True)[present]
+            sums, counts = groups.sum(), groups.count().assign(customers=groups.size())
+            self.sums = sums if self.sums is None else self.sums.add(sums, fill_value=0)
+            self.counts = counts if self.counts is None else self.counts.add(counts, fill_value=0)
+        if self.sums is None:
+            raise ValueError("no customers to profile")
+
+    @property
+    def sizes(self) -> pd.Series:
+        return self.counts["customers"].astype("int64")
+
+    def has(self, column: str) -> bool:
+        return column in self.sums.columns
+
+    def means(self, columns: list[str]) -> pd.DataFrame:
+        return self.sums[columns] / self.counts[columns]
+
+    def overall_means(self, columns: list[str]) -> pd.Series:
+        return self.sums[columns].sum() / self.counts[columns].sum()
 
 
 def _difference(values: pd.Series, in_cluster: pd.Series) -> tuple[float, float]:
@@ -38,13 +71,19 @@ def _difference(values: pd.Series, in_cluster: pd.Series) -> tuple[float, float]
     return float(result.pvalue), float(effect)
 
 
-def profile_clusters(clustered: pd.DataFrame, test_sample: int = TEST_SAMPLE, random_state: int = 0) -> pd.DataFrame:
+def profile_clusters(
+    clustered: "pd.DataFrame | FrameSource",
+    test_sample: int = TEST_SAMPLE,
+    random_state: int = 0,
+    sums: ClusterSums | None = None,
+) -> pd.DataFrame:
     """One row per cluster and measure: the cluster's mean, the overall mean, the
-    difference's p-value and effect, and whether it is real."""
-    columns = [column for column, _, _, _ in PROFILE_MEASURES.values()]
-    cluster_means = clustered.groupby("cluster", sort=True)[columns].mean()
-    overall_means = clustered[columns].mean()
-    tested = clustered.sample(n=test_sample, random_state=random_state) if len(clustered) > test_sample else clustered
+    difference's p-value and effect (on a stable sample above ``test_sample`` customers),
+    and whether it is real."""
+    columns = MEASURE_COLUMNS
+    sums = sums or ClusterSums(clustered, columns)
+    cluster_means, overall_means = sums.means(columns), sums.overall_means(columns)
+    tested = stable_sample(clustered, test_sample, random_state, columns=["cluster", *columns])
     rows = []
     for cluster in cluster_means.index:
         in_cluster = tested["cluster"].eq(cluster)
@@ -102,27 +141,29 @@ def name_clusters(profile: pd.DataFrame, adjectives: int = 2) -> dict[int, str]:
     return names
 
 
-def segment_mix(clustered: pd.DataFrame) -> pd.DataFrame:
-    """Per cluster: share of purchases by channel and the top product family by spend."""
+def segment_mix(sums: ClusterSums) -> pd.DataFrame:
+    """Per cluster: share of purchases by channel and the top product family by spend, from
+    sums of ``MIX_COLUMNS`` (and ``Response`` when the file has it)."""
     channel_columns = list(CHANNEL_PURCHASE_COLUMNS.values())
-    purchases = clustered.groupby("cluster")[channel_columns].sum()
+    purchases = sums.sums[channel_columns]
     mix = purchases.div(purchases.sum(axis=1).replace(0, np.nan), axis=0).fillna(0)
     mix.columns = [f"{channel}_purchase_share" for channel in CHANNEL_PURCHASE_COLUMNS]
-    spend = clustered.groupby("cluster")[list(SPEND_COLUMNS)].sum()
+    spend = sums.sums[list(SPEND_COLUMNS)]
     mix["top_product_family"] = spend.idxmax(axis=1).map(PRODUCT_FAMILIES)
     mix["top_product_share_of_spend"] = spend.max(axis=1) / spend.sum(axis=1).replace(0, np.nan)
-    if RESPONSE in clustered.columns:
-        mix["response_rate"] = clustered.groupby("cluster")[RESPONSE].mean()
-    return mix.reset_index()
+    if sums.has(RESPONSE):
+        mix["response_rate"] = sums.means([RESPONSE])[RESPONSE]
+    return mix.rename_axis("cluster").reset_index()
 
 
-def profile_table(clustered: pd.DataFrame, names: dict[int, str]) -> pd.DataFrame:
+def profile_table(clustered: "pd.DataFrame | FrameSource", names: dict[int, str]) -> pd.DataFrame:
     """One row per cluster, in real units, each figure beside the overall value:
     ``<measure>`` (cluster mean), ``<measure>_overall`` and ``<measure>_is_different``
     (a real difference by the test above), then channel mix, top product family and
-    response rate."""
-    long = profile_clusters(clustered)
-    sizes = clustered["cluster"].value_counts().sort_index()
+    response rate. Reads one bucket at a time."""
+    sums = ClusterSums(clustered, [*MEASURE_COLUMNS, *MIX_COLUMNS, RESPONSE])
+    long = profile_clusters(clustered, sums=sums)
+    sizes = sums.sizes
     table = pd.DataFrame({"cluster": sizes.index.astype("int64"), "customers": sizes.to_numpy()})
     table["name"] = table["cluster"].map(names)
     table["share"] = table["customers"] / table["customers"].sum()
@@ -132,7 +173,7 @@ def profile_table(clustered: pd.DataFrame, names: dict[int, str]) -> pd.DataFram
         table[column] = rows["cluster_mean"].to_numpy()
         table[f"{column}_overall"] = rows["overall_mean"].to_numpy()
         table[f"{column}_is_different"] = rows["real_difference"].to_numpy()
-    table = table.merge(segment_mix(clustered), on="cluster", how="left")
-    if RESPONSE in clustered.columns:
-        table["response_rate_overall"] = clustered[RESPONSE].mean()
+    table = table.merge(segment_mix(sums), on="cluster", how="left")
+    if sums.has(RESPONSE):
+        table["response_rate_overall"] = float(sums.overall_means([RESPONSE])[RESPONSE])
     return table
