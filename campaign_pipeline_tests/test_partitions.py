@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import build_schedule_context
+from dagster import AssetKey, DagsterInstance, build_schedule_context
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from campaign_pipeline.definitions import PER_CUSTOMER_ASSETS, build_definitions
 from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
-from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
+from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv, write_synthetic_customers
 from campaign_pipeline.transforms.buckets import bucket_keys
 from campaign_pipeline_tests.harness import checksums, materialize_all
 
@@ -128,3 +128,53 @@ def test_a_rerun_of_one_bucket_is_byte_identical(both_shapes, customer_file, tmp
         for key in bucket_keys(BUCKETS):
             relative = f"{name}/{key}.parquet"
             assert after[relative] == before[relative], relative
+
+
+QUARANTINE_LINES = 100_000
+PLANTED = 50
+
+
+@pytest.fixture(scope="module")
+def file_with_bad_lines(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """The generator's file with ``PLANTED`` lines each breaking one reading or contract rule,
+    scattered through it, and its manifest of those lines."""
+    path = tmp_path_factory.mktemp("bad_input") / "customers.csv"
+    return path, write_synthetic_customers(path, QUARANTINE_LINES, seed=4, bad_lines=PLANTED)
+
+
+def ingest_buckets(data_dir: Path, csv: Path, **policy):
+    """raw_customers and rejected_customers of every bucket, in one run, under ``policy``."""
+    defs = build_definitions(data_dir=str(data_dir), partitions=BUCKETS)
+    job = defs.resolve_implicit_global_asset_job_def()
+    keys = bucket_keys(BUCKETS)
+    source = {"path": str(csv), "bad_rows": "quarantine", **policy}
+    return job.execute_in_process(
+        run_config={"resources": {"customer_source": {"config": source}}},
+        asset_selection=[AssetKey("raw_customers"), AssetKey("rejected_customers")],
+        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def test_quarantine_sets_aside_exactly_the_bad_lines_of_a_large_file(file_with_bad_lines, tmp_path):
+    csv, manifest = file_with_bad_lines
+    assert ingest_buckets(tmp_path, csv).success
+    rejected = read_buckets(tmp_path, "rejected_customers")
+    assert sorted(rejected["line"].unique()) == sorted(manifest["line"])
+    assert (rejected["reason"] != "").all()
+    by_line = rejected.groupby("line")["column"].agg(set)
+    for bad in manifest.itertuples():
+        assert bad.column in by_line[bad.line], bad
+    raw = read_buckets(tmp_path, "raw_customers")
+    assert len(raw) + len(manifest) == QUARANTINE_LINES and not raw.index.isin(manifest["line"]).any()
+
+
+def test_too_many_bad_lines_refuse_a_large_file_and_write_nothing(file_with_bad_lines, tmp_path):
+    csv, manifest = file_with_bad_lines
+    result = ingest_buckets(tmp_path, csv, max_bad_fraction=0.00001)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error.to_string()
+    assert str(csv) in failure and "customer_source.max_bad_fraction" in failure
+    assert f"{PLANTED} of {QUARANTINE_LINES:,}".replace(",", "") in failure.replace(",", "")
+    assert not (tmp_path / "raw_customers").exists() and not (tmp_path / "rejected_customers").exists()
