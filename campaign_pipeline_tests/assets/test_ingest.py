@@ -16,7 +16,6 @@ from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import ParquetIOManagerFactory
 from campaign_pipeline.resources import CustomerSource, OutputFiles
 from campaign_pipeline.schemas import INPUT_COLUMNS
-from campaign_pipeline.sources.reading import Rejections
 from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
 from campaign_pipeline_tests.harness import checksums, write_with_bad_lines
 
