@@ -30,6 +30,7 @@ import pandera.errors as pa_errors
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
+    AssetOut,
     BetaWarning,
     Failure,
     MaterializeResult,
@@ -131,6 +132,19 @@ def dataset_contract(name: str, model) -> dict[str, Any]:
             AssetCheckSpec(CONTRACT_CHECK, asset=name, description=f"The output satisfies the {model.__name__} pandera contract")
         ],
         "metadata": {"dagster/column_schema": column_schema(model)},
+    }
+
+
+def dataset_outs(domain: Mapping[str, Any], **outputs: tuple[Any, str, set[str]]) -> dict[str, Any]:
+    """``@multi_asset`` arguments for datasets written by one step, each ``name=(model,
+    description, kinds)`` with its ``contract`` check and column schema, in ``domain``'s
+    group and owners."""
+    return {
+        "outs": {
+            name: AssetOut(**domain, kinds=kinds, description=description, metadata=dataset_contract(name, model)["metadata"])
+            for name, (model, description, kinds) in outputs.items()
+        },
+        "check_specs": [spec for name, (model, _, _) in outputs.items() for spec in dataset_contract(name, model)["check_specs"]],
     }
 
 

@@ -5,12 +5,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetOut, Config, MaterializeResult, asset, multi_asset
+from dagster import AssetExecutionContext, AssetIn, Config, MaterializeResult, asset, multi_asset
 from pydantic import Field
 from upath import UPath
 
 from campaign_pipeline.assets import DATA_ENGINEERING, bucket_ins, bucketed_results, for_each_bucket, settings_from
-from campaign_pipeline.contracts import dataset_contract, split_by_contract, validated
+from campaign_pipeline.contracts import dataset_outs, split_by_contract, validated
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.resources import CustomerSource, OutputFiles
 from campaign_pipeline.schemas import CleanedCustomers, CustomerDispositions, RawCustomers, RejectedCustomers
@@ -40,24 +40,11 @@ default) or when nothing is bad. The run is refused instead when more than
 
 
 @multi_asset(
-    outs={
-        "raw_customers": AssetOut(
-            **DOMAIN,
-            kinds={"csv", "pandas", "parquet"},
-            description=RAW_DESCRIPTION,
-            metadata=dataset_contract("raw_customers", RawCustomers)["metadata"],
-        ),
-        "rejected_customers": AssetOut(
-            **DOMAIN,
-            kinds={"pandas", "pandera", "parquet"},
-            description=REJECTED_DESCRIPTION,
-            metadata=dataset_contract("rejected_customers", RejectedCustomers)["metadata"],
-        ),
-    },
-    check_specs=[
-        *dataset_contract("raw_customers", RawCustomers)["check_specs"],
-        *dataset_contract("rejected_customers", RejectedCustomers)["check_specs"],
-    ],
+    **dataset_outs(
+        DOMAIN,
+        raw_customers=(RawCustomers, RAW_DESCRIPTION, {"csv", "pandas", "parquet"}),
+        rejected_customers=(RejectedCustomers, REJECTED_DESCRIPTION, {"pandas", "pandera", "parquet"}),
+    )
 )
 def raw_customers(context: AssetExecutionContext, customer_source: CustomerSource, output_files: OutputFiles):
     """The reading step: the typed customer file, and the lines it set aside."""
@@ -192,24 +179,11 @@ Nobody is left out silently, and nobody is contacted twice."""
 
 
 @multi_asset(
-    outs={
-        "cleaned_customers": AssetOut(
-            **DOMAIN,
-            kinds={"pandas", "pandera", "parquet"},
-            description=CLEANED_DESCRIPTION,
-            metadata=dataset_contract("cleaned_customers", CleanedCustomers)["metadata"],
-        ),
-        "customer_dispositions": AssetOut(
-            **DOMAIN,
-            kinds={"pandas", "pandera", "parquet"},
-            description=DISPOSITIONS_DESCRIPTION,
-            metadata=dataset_contract("customer_dispositions", CustomerDispositions)["metadata"],
-        ),
-    },
-    check_specs=[
-        *dataset_contract("cleaned_customers", CleanedCustomers)["check_specs"],
-        *dataset_contract("customer_dispositions", CustomerDispositions)["check_specs"],
-    ],
+    **dataset_outs(
+        DOMAIN,
+        cleaned_customers=(CleanedCustomers, CLEANED_DESCRIPTION, {"pandas", "pandera", "parquet"}),
+        customer_dispositions=(CustomerDispositions, DISPOSITIONS_DESCRIPTION, {"pandas", "pandera", "parquet"}),
+    ),
     ins={**bucket_ins("raw_customers", "rejected_customers"), "income_medians": AssetIn()},
 )
 def cleaned_customers(
