@@ -2,6 +2,11 @@
 customers, fitted objects and per-customer results, bucket by bucket."""
 
 import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +183,58 @@ def test_too_many_bad_lines_refuse_a_large_file_and_write_nothing(file_with_bad_
     assert str(csv) in failure and "customer_source.max_bad_fraction" in failure
     assert f"{PLANTED} of {QUARANTINE_LINES:,}".replace(",", "") in failure.replace(",", "")
     assert not (tmp_path / "raw_customers").exists() and not (tmp_path / "rejected_customers").exists()
+
+
+KILLED_IN_A_BUCKET = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import campaign_pipeline.assets as assets
+    from campaign_pipeline.io_managers import write_atomically
+    from campaign_pipeline_tests.harness import materialize_all
+
+    written = assets.write_parquet
+
+    def stalling(frame, path):
+        if path.parent.name == "scored_customers" and path.stem == sys.argv[3]:
+            def half(handle):
+                handle.write(b"PAR1" + b"x" * 100_000)
+                handle.flush()
+                print("half written", flush=True)
+                time.sleep(300)
+            write_atomically(path, half)
+        written(frame, path)
+
+    assets.write_parquet = stalling
+    materialize_all(Path(sys.argv[1]), raw_csv=sys.argv[2], partitions=int(sys.argv[4]), job="nightly_rescore")
+    """
+)
+
+
+def test_a_step_killed_inside_a_bucket_leaves_every_bucket_file_whole(both_shapes, customer_file, tmp_path):
+    _, split = both_shapes
+    before = checksums(split)
+    data_dir = tmp_path / "data"
+    for relative in before:
+        (data_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (data_dir / relative).write_bytes((split / relative).read_bytes())
+    killed = bucket_keys(BUCKETS)[1]
+    run = subprocess.Popen(
+        [sys.executable, "-c", KILLED_IN_A_BUCKET, str(data_dir), str(customer_file), killed, str(BUCKETS)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert run.stdout.readline().strip() == "half written"
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait(timeout=60)
+    # Every dataset file is a whole file: the run's new one or the last good one (the same
+    # input gives the same bytes); the killed write is only a stray temporary.
+    after = checksums(data_dir)
+    for relative, digest in before.items():
+        if relative.endswith(".parquet"):
+            assert after[relative] == digest, relative
+    assert [path.name for path in (data_dir / "scored_customers").iterdir() if path.name.endswith(".tmp")]
+    # Rerunning only the killed bucket finishes the job, byte for byte.
+    assert materialize_all(data_dir, raw_csv=str(customer_file), partitions=BUCKETS, job="nightly_rescore",
+                           buckets=(killed, killed)).success  # fmt: skip
+    final = checksums(data_dir)
+    assert {r: d for r, d in final.items() if r.endswith(".parquet")} == {r: d for r, d in before.items() if r.endswith(".parquet")}
