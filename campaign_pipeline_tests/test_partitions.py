@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance, build_schedule_context
+from dagster import AssetKey, DagsterInstance, RunRequest, build_schedule_context, build_sensor_context
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from campaign_pipeline.definitions import PER_CUSTOMER_ASSETS, build_definitions
+from campaign_pipeline.resources import CustomerSource
 from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
 from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv, write_synthetic_customers
 from campaign_pipeline.transforms.buckets import bucket_keys
@@ -62,7 +63,7 @@ def test_only_per_customer_assets_are_partitioned():
     assert keys is None or keys.get_partition_keys() == bucket_keys(BUCKETS)
 
 
-def test_nightly_rescoring_and_the_file_sensor_cover_every_bucket():
+def test_the_schedules_cover_every_bucket():
     every_bucket = {ASSET_PARTITION_RANGE_START_TAG: bucket_keys(BUCKETS)[0], ASSET_PARTITION_RANGE_END_TAG: bucket_keys(BUCKETS)[-1]}
     for schedule in build_definitions(partitions=BUCKETS).schedules:
         (request,) = schedule.evaluate_tick(build_schedule_context()).run_requests
@@ -70,6 +71,15 @@ def test_nightly_rescoring_and_the_file_sensor_cover_every_bucket():
         assert request.run_config == {"ops": {"engineered_customers": {"config": {"reference_date": DEFAULT_REFERENCE_DATE}}}}
     (request,) = build_definitions().schedules[0].evaluate_tick(build_schedule_context()).run_requests
     assert ASSET_PARTITION_RANGE_START_TAG not in request.tags
+
+
+def test_the_file_sensor_rescores_every_bucket_when_the_file_changes(customer_file):
+    (sensor,) = build_definitions(partitions=BUCKETS).sensors
+    source = CustomerSource(path=str(customer_file))
+    request = sensor(build_sensor_context(cursor="an older fingerprint", resources={"customer_source": source}))
+    assert isinstance(request, RunRequest) and request.job_name in (None, "nightly_rescore")
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == bucket_keys(BUCKETS)[0]
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == bucket_keys(BUCKETS)[-1]
 
 
 def test_both_shapes_fit_the_same_objects(both_shapes):
