@@ -4,7 +4,7 @@ and the segmentation report that ties the numbers and charts together for a mark
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins
+from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, columns_in
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices, contact_everyone
 from campaign_pipeline.errors import require_column
@@ -16,14 +16,19 @@ from campaign_pipeline.transforms.charts import pca_scatter_chart, segment_rates
 from campaign_pipeline.transforms.profiles import profile_table
 from campaign_pipeline.transforms.markdown import segmentation_report_markdown
 from campaign_pipeline.transforms.segmentation import SegmentationModel
-from campaign_pipeline.transforms.statistics import conversion_analysis as analyse_conversion
+from campaign_pipeline.transforms.statistics import DIMENSIONS, conversion_analysis as analyse_conversion
 
 SCATTER_SAMPLE = 5_000  # customers in the PCA scatter
 ANALYSIS = "analysis"
 DOMAIN = {"group_name": ANALYSIS, "owners": [MARKETING_ANALYTICS]}  # every asset of this module
 
 
-@asset(**DOMAIN, kinds={"pandas", "scipy", "matplotlib"}, **dataset_contract("conversion_analysis", ConversionAnalysis))
+@asset(
+    **DOMAIN,
+    kinds={"pandas", "scipy", "matplotlib"},
+    ins={"engineered_customers": columns_in([RESPONSE, "total_interactions", "conversion_rate", *DIMENSIONS])},
+    **dataset_contract("conversion_analysis", ConversionAnalysis),
+)
 def conversion_analysis(
     context: AssetExecutionContext, engineered_customers: pd.DataFrame, output_files: OutputFiles
 ):

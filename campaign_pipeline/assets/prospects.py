@@ -5,14 +5,15 @@ file it scores, ranked by expected profit under the run's prices and budget."""
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, keep_last_good_model, settings_from
+from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, keep_last_good_model, settings_from
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.assets.response import ResponseModelConfig
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices, choose_contacts
 from campaign_pipeline.metadata import rounded
 from campaign_pipeline.resources import OutputFiles, ProspectSource
-from campaign_pipeline.schemas import ProspectScores
+from campaign_pipeline.schemas import RESPONSE, ProspectScores
+from campaign_pipeline.transforms.buckets import stable_sample
 from campaign_pipeline.transforms.lookalike import LookalikeModel, LookalikeSettings, fit_lookalike_model
 from campaign_pipeline.transforms.lookalike import standard_demographics
 from campaign_pipeline.transforms.response import frame_sha256
@@ -29,11 +30,11 @@ class LookalikeConfig(ResponseModelConfig):
     """Cross-validation settings of the look-alike model: the response model's."""
 
 
-@asset(**DOMAIN, kinds={"scikitlearn"}, io_manager_key=MODEL_IO)
+@asset(**DOMAIN, kinds={"scikitlearn"}, io_manager_key=MODEL_IO, ins=bucket_ins("clustered_customers"))
 def lookalike_model(
     context: AssetExecutionContext,
     config: LookalikeConfig,
-    clustered_customers: pd.DataFrame,
+    clustered_customers,
     segmentation_model: SegmentationModel,
     output_files: OutputFiles,
 ):  # a LookalikeModel, or KeptModel when it cannot refit
@@ -46,10 +47,10 @@ def lookalike_model(
     customer model's because prospects have no purchases, recency or past campaigns. When
     the data cannot train it, the last good model is kept, like the response model."""
     settings = settings_from(config, LookalikeSettings)
+    # Compared and fitted on a stable sample of every customer, stratified by Response.
+    customers = stable_sample(clustered_customers, settings.cv_sample, settings.random_state, stratify=RESPONSE)
     try:
-        model = fit_lookalike_model(
-            clustered_customers, segmentation_model.names, settings, frame_sha256(clustered_customers)
-        )
+        model = fit_lookalike_model(customers, segmentation_model.names, settings, frame_sha256(customers))
     except InputDataError as error:
         return keep_last_good_model(context, error, output_files.base_dir)
     metrics = model.metrics
