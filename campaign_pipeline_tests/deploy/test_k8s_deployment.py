@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster
+from packaging.requirements import Requirement
 import jsonschema
 import kubernetes
 import pytest
@@ -376,7 +377,8 @@ def _pins() -> dict[str, str]:
     requirements = [*PYPROJECT["project"]["dependencies"]]
     for extra in PYPROJECT["project"]["optional-dependencies"].values():
         requirements.extend(extra)
-    return dict(re.fullmatch(r"\s*([A-Za-z0-9_.-]+)\s*==\s*(\S+)\s*", r).groups() for r in requirements if "==" in r)  # type: ignore[misc]
+    pinned = [Requirement(r) for r in requirements if "==" in r]
+    return {requirement.name: str(requirement.specifier).removeprefix("==") for requirement in pinned}
 
 
 def test_the_dagster_family_is_pinned_to_what_is_installed():
