@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from dagster import build_asset_context
+from dagster import MaterializeResult, build_asset_context
 
 from campaign_pipeline.definitions import build_definitions
 
@@ -29,6 +29,8 @@ def run_reference(csv_path: str | Path, out_dir: str | Path) -> None:
     resources = defs.resources
     values = {}
     for key in graph.toposorted_asset_keys:
+        if key.to_user_string() in values:  # computed with the other outputs of its multi-asset
+            continue
         assets_def = graph.get(key).assets_def
         function = assets_def.op.compute_fn.decorated_fn
         arguments = {}
@@ -41,12 +43,16 @@ def run_reference(csv_path: str | Path, out_dir: str | Path) -> None:
                 arguments[name] = resources[name]
             else:
                 arguments[name] = values[name]
-        value = assets_def(**arguments).value
-        values[key.to_user_string()] = value
-        if isinstance(value, pd.DataFrame):
-            value.to_parquet(out / f"{key.to_user_string()}.parquet", index=False, compression="zstd")
-        elif value is not None:
-            (out / "models" / f"{key.to_user_string()}.pkl").write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        result = assets_def(**arguments)
+        # A multi-asset returns one result per output, in the order of its outs.
+        results = (result,) if isinstance(result, MaterializeResult) else result
+        for output, materialized in zip(assets_def.op.output_defs, results):
+            name, value = assets_def.keys_by_output_name[output.name].to_user_string(), materialized.value
+            values[name] = value
+            if isinstance(value, pd.DataFrame):
+                value.to_parquet(out / f"{name}.parquet", index=False, compression="zstd")
+            elif value is not None:
+                (out / "models" / f"{name}.pkl").write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 if __name__ == "__main__":

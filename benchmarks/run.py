@@ -12,6 +12,14 @@ then, each in a fresh process so that its peak RSS is its own, ``--repeat`` time
 
 Results go to ``benchmarks/results/<N>.json`` and a table is printed. With ``--partitions P``
 the partitioned graph is measured instead (``benchmarks.partitioned``).
+
+    python -m benchmarks.run --paired --csv CUSTOMERS.csv --repeats 3
+
+Paired mode instead times two whole commands, start-up included, alternately and each in a
+fresh process and temporary directory: the README's materialize command
+(``dg launch --assets '*'``) and the plain one-file script ``benchmarks/plain.py`` on the
+same file. Results go to ``benchmarks/results/paired-<rows>.json`` (``paired-<rows>-omp<N>.json``
+when ``OMP_NUM_THREADS`` is set, which both commands inherit).
 """
 
 import argparse
@@ -20,7 +28,10 @@ import multiprocessing
 import os
 import platform
 import resource
+import shlex
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -161,6 +172,85 @@ def benchmark(customers: int, real_csv: Path, seed: int, repeat: int) -> dict:
     return result
 
 
+def _timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run ``command`` from the repository root; wall seconds and the peak RSS (MB) of its
+    process tree. Fails, with the command's output, when it exits non-zero."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = process.stdout.read()
+    # wait4 rather than wait: its rusage is this child's (and its descendants') alone.
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    process.stdout.close()
+    if process.returncode:
+        raise RuntimeError(f"{shlex.join(command)} exited with {process.returncode}:\n{output.decode(errors='replace')}")
+    return round(seconds, 3), round(usage.ru_maxrss / 1024, 1)
+
+
+def _data_rows(csv_path: Path) -> int:
+    """Customers in the file: non-blank lines after the header."""
+    with csv_path.open("rb") as file:
+        return sum(1 for line in file if line.strip()) - 1
+
+
+def paired(csv_path: Path, repeat: int) -> dict:
+    """Time the README's materialize command against ``benchmarks/plain.py`` on ``csv_path``,
+    alternately ``repeat`` times, each run a fresh process with fresh DAGSTER_HOME and output
+    directories; write ``results/paired-<rows>.json``."""
+    csv_path = csv_path.resolve()
+    rows = _data_rows(csv_path)
+    bin_dir = Path(sys.executable).parent
+    project_command = [str(bin_dir / "dg"), "launch", "--assets", "*"]
+    runs, load = {"project": [], "plain": []}, []
+    with tempfile.TemporaryDirectory(prefix=f"campaign-paired-{rows}-") as work:
+        work_dir = Path(work)
+        for attempt in range(repeat):
+            home = work_dir / f"dagster-home-{attempt}"
+            home.mkdir()
+            # As the repository's dagster.yaml, but with storage inside this fresh home.
+            (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+            project_env = {
+                "DAGSTER_HOME": str(home),
+                "CAMPAIGN_RAW_CSV": str(csv_path),
+                "CAMPAIGN_DATA_DIR": str(work_dir / f"project-{attempt}"),
+            }
+            plain_command = [sys.executable, "benchmarks/plain.py", str(csv_path), str(work_dir / f"plain-{attempt}")]
+            for name, command, env in (("project", project_command, os.environ | project_env), ("plain", plain_command, None)):
+                load.append(round(os.getloadavg()[0], 2))
+                runs[name].append(_timed(command, env))
+    project_seconds = [seconds for seconds, _ in runs["project"]]
+    plain_seconds = [seconds for seconds, _ in runs["plain"]]
+    result = {
+        "rows": rows,
+        "csv": str(csv_path),
+        "repeat": repeat,
+        "commands": {
+            "project": f"DAGSTER_HOME=<tmp>/dagster-home-N CAMPAIGN_RAW_CSV={csv_path} CAMPAIGN_DATA_DIR=<tmp>/project-N "
+            + shlex.join(project_command),
+            "plain": shlex.join(plain_command[:-1]) + " <tmp>/plain-N",
+        },
+        "project_seconds_runs": project_seconds,
+        "plain_seconds_runs": plain_seconds,
+        "project_seconds": statistics.median(project_seconds),
+        "plain_seconds": statistics.median(plain_seconds),
+        "ratio": round(statistics.median(project_seconds) / statistics.median(plain_seconds), 3),
+        "ratio_runs": [round(project / plain, 3) for project, plain in zip(project_seconds, plain_seconds)],
+        # Other processes on a shared machine slow both, scikit-learn's OpenMP threads most.
+        "load_average_before_runs": load,
+        "project_peak_rss_mb": max(rss for _, rss in runs["project"]),
+        "plain_peak_rss_mb": max(rss for _, rss in runs["plain"]),
+        "machine": machine(),
+    }
+    # OMP_NUM_THREADS, when set, reaches both commands; kept apart from the default-threads figures.
+    threads = os.environ.get("OMP_NUM_THREADS")
+    result["omp_num_threads"] = threads
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = f"paired-{rows}" + (f"-omp{threads}" if threads else "")
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
 def print_table(results: list[dict]) -> None:
     """Summary per size, then seconds per asset with one column per size."""
     columns = ["customers", "total_seconds", "rescore_seconds", "retrain_seconds", "reference_seconds",
@@ -176,10 +266,12 @@ def print_table(results: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the campaign graph under Dagster against a plain reference.")
-    parser.add_argument("--customers", type=int, action="append", required=True, help="input size; repeat for several")
+    parser.add_argument("--customers", type=int, action="append", help="input size; repeat for several")
     parser.add_argument("--real-csv", type=Path, default=REAL_CSV, help=f"used for {REAL_ROWS} customers when it exists")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic customers")
-    parser.add_argument("--repeat", type=int, default=3, help="materialisation/reference pairs per size (medians)")
+    parser.add_argument("--repeat", "--repeats", type=int, default=3, help="pairs of runs per size (medians)")
+    parser.add_argument("--paired", action="store_true", help="time the README's materialize command against benchmarks/plain.py")
+    parser.add_argument("--csv", type=Path, help="the customer file of --paired")
     parser.add_argument(
         "--partitions", type=int, default=1, help="N >= 2: the partitioned graph in N buckets (benchmarks.partitioned)"
     )
@@ -187,6 +279,14 @@ def main(argv: list[str] | None = None) -> int:
         "--equal-up-to", type=int, default=1_000_000, help="with --partitions: compare with the unpartitioned graph up to this size"
     )
     args = parser.parse_args(argv)
+    if args.paired:
+        if args.csv is None or args.customers:
+            parser.error("--paired takes --csv (and no --customers)")
+        result = paired(args.csv, args.repeat)
+        print(json.dumps({key: result[key] for key in ("rows", "project_seconds_runs", "plain_seconds_runs", "ratio")}))
+        return 0
+    if not args.customers:
+        parser.error("--customers is required (or --paired --csv FILE)")
     if args.partitions > 1:
         from benchmarks.partitioned import benchmark_partitioned
 
