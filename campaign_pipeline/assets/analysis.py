@@ -11,14 +11,12 @@ from campaign_pipeline.errors import require_column
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE, ClusterProfiles, ConversionAnalysis
-from campaign_pipeline.transforms.buckets import stable_sample
 from campaign_pipeline.transforms.charts import pca_scatter_chart, segment_rates_chart
 from campaign_pipeline.transforms.profiles import profile_table
 from campaign_pipeline.transforms.markdown import segmentation_report_markdown
-from campaign_pipeline.transforms.segmentation import SegmentationModel
+from campaign_pipeline.transforms.segmentation import SegmentationModel, scatter_points
 from campaign_pipeline.transforms.statistics import DIMENSIONS, conversion_analysis as analyse_conversion
 
-SCATTER_SAMPLE = 5_000  # customers in the PCA scatter
 ANALYSIS = "analysis"
 DOMAIN = {"group_name": ANALYSIS, "owners": [MARKETING_ANALYTICS]}  # every asset of this module
 
@@ -79,9 +77,7 @@ def cluster_profiles(clustered_customers, scaled_customers, segmentation_model: 
     effect >= 0.2); channel mix, top product family and response rate. With a 2-D PCA
     scatter coloured by the chosen model's labels."""
     profiles = profile_table(clustered_customers, segmentation_model.names)
-    shown = stable_sample(scaled_customers, SCATTER_SAMPLE, 0)
-    coordinates, rows = segmentation_model.project(shown, sample=SCATTER_SAMPLE)
-    labels = stable_sample(clustered_customers, SCATTER_SAMPLE, 0, columns=["cluster"])["cluster"].to_numpy()[rows]
+    coordinates, labels = scatter_points(segmentation_model, scaled_customers, clustered_customers)
     explained = segmentation_model.pca.explained_variance_ratio_
     scatter = pca_scatter_chart(coordinates, labels, segmentation_model.names, explained)
     return validated(
@@ -94,7 +90,7 @@ def cluster_profiles(clustered_customers, scaled_customers, segmentation_model: 
     )
 
 
-@asset(**DOMAIN, kinds={"markdown"})
+@asset(**DOMAIN, kinds={"markdown"}, ins={"scored_customers": columns_in([RESPONSE])})
 def segmentation_report(
     conversion_analysis: pd.DataFrame,
     cluster_profiles: pd.DataFrame,

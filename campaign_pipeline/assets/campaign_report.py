@@ -5,19 +5,20 @@ import pandas as pd
 from dagster import Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS
+from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, columns_in
 from campaign_pipeline.economics import RunPrices
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms import charts
 from campaign_pipeline.transforms.actions import action_evidence
-from campaign_pipeline.transforms.campaign import calibration_table, campaign_figures, why_not_evaluable
+from campaign_pipeline.transforms.buckets import columns_of, stable_sample
+from campaign_pipeline.transforms.campaign import INTERVAL_SEED, calibration_table, campaign_figures, why_not_evaluable
 from campaign_pipeline.transforms.campaign_report import Chart, Section, holdout_size, render_html, render_markdown, why_this_k
 from campaign_pipeline.transforms.impact import channel_summary, contact_list, recommendation_rationale
 from campaign_pipeline.transforms.lookalike import LookalikeModel
 from campaign_pipeline.transforms.recommendations import seed_recommendations
-from campaign_pipeline.transforms.response import ResponseModel, profit_curve, responder_rules
-from campaign_pipeline.transforms.segmentation import SegmentationModel
+from campaign_pipeline.transforms.response import RESPONDER_SAMPLE, ResponseModel, profit_curve, responder_rules
+from campaign_pipeline.transforms.segmentation import SegmentationModel, scatter_points
 
 TITLE = "Campaign report"
 
@@ -30,18 +31,30 @@ class CampaignReportConfig(Config):
     alpha: float = Field(0.05, gt=0, lt=1, description="Two-sided significance level")
 
 
-@asset(group_name="analysis", owners=[MARKETING_ANALYTICS], kinds={"markdown", "html", "matplotlib"})
+# What the report's figures need of every scored customer.
+REPORTED_SCORES = ["ID", "response_probability", "expected_profit", "contact", RESPONSE]
+
+
+@asset(
+    group_name="analysis",
+    owners=[MARKETING_ANALYTICS],
+    kinds={"markdown", "html", "matplotlib"},
+    ins={
+        "customer_dispositions": columns_in(["disposition", "reason"]),
+        **bucket_ins("scaled_customers", "clustered_customers", "scored_customers"),
+    },
+)
 def campaign_report(
     config: CampaignReportConfig,
     customer_dispositions: pd.DataFrame,
     conversion_analysis: pd.DataFrame,
     segmentation_model: SegmentationModel,
-    scaled_customers: pd.DataFrame,
-    clustered_customers: pd.DataFrame,
+    scaled_customers,
+    clustered_customers,
     cluster_profiles: pd.DataFrame,
     retargeting_impact: pd.DataFrame,
     response_model: ResponseModel,
-    scored_customers: pd.DataFrame,
+    scored_customers,
     campaign_prices: pd.DataFrame,
     campaign_scenarios: pd.DataFrame,
     lookalike_model: LookalikeModel,
@@ -54,19 +67,25 @@ def campaign_report(
     the response model with out-of-fold figures and intervals; the campaign against
     like-for-like baselines; the what-if and budget table; the responder profile against
     seed 2's; the recommendations with their evidence; the contact-list and prospect
-    summaries; and the caveats, with a randomised hold-out sized for the next campaign."""
+    summaries; and the caveats, with a randomised hold-out sized for the next campaign.
+
+    Reads the customers one bucket at a time: the scores' few columns of everyone, and a
+    stable sample of customers (all of them up to 100,000) for the responder profile and
+    the recommendations' evidence."""
     run = RunPrices.from_frame(campaign_prices)
-    evaluable = why_not_evaluable(scored_customers) is None
-    figures = campaign_figures(scored_customers, response_model, run) if evaluable else None
+    scores = columns_of(scored_customers, REPORTED_SCORES)
+    customers = stable_sample(clustered_customers, RESPONDER_SAMPLE, INTERVAL_SEED, stratify=RESPONSE)
+    evaluable = why_not_evaluable(scores) is None
+    figures = campaign_figures(scores, response_model, run) if evaluable else None
     sections = [
         _data_section(customer_dispositions),
         _conversion_section(conversion_analysis),
         _segments_section(segmentation_model, scaled_customers, clustered_customers, cluster_profiles),
-        _model_section(response_model, scored_customers, run, figures),
-        _campaign_section(retargeting_impact, scored_customers, run, figures),
+        _model_section(response_model, scores, run, figures),
+        _campaign_section(retargeting_impact, scores, run, figures),
         _scenarios_section(campaign_scenarios),
-        _responders_section(clustered_customers, run),
-        _recommendations_section(clustered_customers, scored_customers, lookalike_model),
+        _responders_section(customers, run),
+        _recommendations_section(customers, scores, lookalike_model),
         _lists_section(scored_customers, clustered_customers, prospect_scores, lookalike_model),
         _caveats_section(figures, config),
     ]
@@ -118,9 +137,8 @@ def _conversion_section(conversion: pd.DataFrame) -> Section:
     )  # fmt: skip
 
 
-def _segments_section(model: SegmentationModel, scaled: pd.DataFrame, clustered: pd.DataFrame, profiles: pd.DataFrame) -> Section:
-    coordinates, rows = model.project(scaled)
-    labels = clustered["cluster"].to_numpy()[rows]
+def _segments_section(model: SegmentationModel, scaled, clustered, profiles: pd.DataFrame) -> Section:
+    coordinates, labels = scatter_points(model, scaled, clustered)
     return Section(
         "The segments and the choice of k",
         [f"Rule: {model.metrics.get('choice', '')}.", why_this_k(model.sweep, model.k, model.rule.k_min)],
@@ -214,7 +232,7 @@ def _recommendations_section(customers: pd.DataFrame, scored: pd.DataFrame, look
     )  # fmt: skip
 
 
-def _lists_section(scored: pd.DataFrame, customers: pd.DataFrame, prospects: pd.DataFrame, lookalike: LookalikeModel) -> Section:
+def _lists_section(scored, customers, prospects: pd.DataFrame, lookalike: LookalikeModel) -> Section:
     contacts = contact_list(scored, customers)
     metrics = lookalike.metrics
     low, high = metrics["roc_auc_interval"]

@@ -20,12 +20,12 @@ from campaign_pipeline.transforms.charts import profit_curve_chart
 from campaign_pipeline.transforms.impact import score_customers
 from campaign_pipeline.transforms.campaign import INTERVAL_SEED, campaign_figures, why_not_evaluable
 from campaign_pipeline.transforms.response import ModelSettings, ResponseModel, fit_response_model
-from campaign_pipeline.transforms.response import frame_sha256, holdout_importance, profit_curve, responder_rules
+from campaign_pipeline.transforms.response import RESPONDER_SAMPLE, frame_sha256, holdout_importance, profit_curve
+from campaign_pipeline.transforms.response import responder_rules
 
 RESPONSE_GROUP = "response"
 DOMAIN = {"group_name": RESPONSE_GROUP, "owners": [DATA_SCIENCE]}  # every asset of this module
 MODEL = ModelSettings()
-RESPONDER_SAMPLE = 100_000
 
 
 class ResponseModelConfig(Config):

@@ -98,6 +98,13 @@ def frames_of(data: "pd.DataFrame | FrameSource", columns: list[str] | None = No
         yield data.frame(key, columns)
 
 
+def columns_of(data: "pd.DataFrame | FrameSource", columns: list[str]) -> pd.DataFrame:
+    """``columns`` of every row of ``data`` (those it has), in line order: for the figures
+    that need a few values of every customer, read one bucket at a time."""
+    frames = list(frames_of(data, columns))
+    return frames[0] if len(frames) == 1 else pd.concat(frames).sort_index(kind="stable")
+
+
 def _quotas(class_counts: Mapping[object, int], size: int) -> dict[object, int]:
     """Rows to draw per class: ``size`` split in proportion to the class counts."""
     total = sum(class_counts.values())

@@ -364,8 +364,11 @@ def _rule_row(label: str, source: str, mask: pd.Series, y: pd.Series) -> dict:
     }
 
 
+RESPONDER_SAMPLE = 100_000  # customers the responder tree grows on, at most
+
+
 def responder_rules(
-    customers: pd.DataFrame, break_even: float, random_state: int = 0, max_depth: int = 3, sample: int = 100_000
+    customers: pd.DataFrame, break_even: float, random_state: int = 0, max_depth: int = 3, sample: int = RESPONDER_SAMPLE
 ) -> pd.DataFrame:
     """Readable rules beside the seed's profile: leaves of a depth-3 tree whose response
     rate clears break-even, each seed condition alone, and all seed conditions together,

@@ -27,6 +27,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.transforms.buckets import stable_sample
 
 FEATURE_PREFIX = "seg__"
 MIN_CUSTOMERS_PER_K = 5
@@ -137,6 +138,18 @@ class SegmentationModel:
             "names": {str(cluster): name for cluster, name in self.names.items()},
             **self.metrics,
         }
+
+
+SCATTER_SAMPLE = 5_000  # customers in the PCA scatter
+
+
+def scatter_points(model: "SegmentationModel", scaled, clustered) -> tuple[np.ndarray, np.ndarray]:
+    """2-D coordinates and cluster labels of a stable sample of customers (``scaled`` and
+    ``clustered``: frames, or their buckets read one at a time), for the PCA scatter."""
+    shown = stable_sample(scaled, SCATTER_SAMPLE, 0)
+    coordinates, rows = model.project(shown, sample=SCATTER_SAMPLE)
+    labels = stable_sample(clustered, SCATTER_SAMPLE, 0, columns=["cluster"])["cluster"].to_numpy()[rows]
+    return coordinates, labels
 
 
 def _sample(n_rows: int, size: int, seed: int) -> np.ndarray:
