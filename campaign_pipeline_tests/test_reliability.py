@@ -209,7 +209,7 @@ def test_two_overlapping_nightly_runs_do_not_interleave(trained, good_frame, tmp
             event.wait(timeout=300)
         lock.release()
         outputs = [reader.result(timeout=600) for reader in readers]
-    assert all(run.wait(timeout=60) == 0 for run in runs), outputs
+    assert all(run.wait(timeout=60) == 0 for run in runs), "\n\n".join(output[-6000:] for output in outputs)
     assert all("waiting for it to finish" in output for output in outputs)
     # One run's writes all come before the other's: their step windows do not overlap.
     windows = sorted(_run_window(output) for output in outputs)
