@@ -10,6 +10,7 @@ from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, columns_in
 from campaign_pipeline.contracts import dataset_contract, require_contract, validated
 from campaign_pipeline.economics import Budget, CampaignPrices, RunPrices, contact_everyone, scenario_table
 from campaign_pipeline.metadata import chart, rounded, table
+from campaign_pipeline.transforms.buckets import columns_of
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE, CampaignScenarios, ContactList, RetargetingImpact
 from campaign_pipeline.transforms.charts import impact_chart, scenario_chart
@@ -43,8 +44,6 @@ IMPACT_COLUMNS_SHOWN = [
 ]
 
 
-# What the money of the retargeting table needs of each scored customer.
-SCORES = ["cluster", "cluster_name", "response_probability", "expected_profit", "contact", RESPONSE]
 IMPACT = "impact"
 DOMAIN = {"group_name": IMPACT, "owners": [MARKETING_ANALYTICS]}  # every asset of this module
 
@@ -52,12 +51,12 @@ DOMAIN = {"group_name": IMPACT, "owners": [MARKETING_ANALYTICS]}  # every asset 
 @asset(
     **DOMAIN,
     kinds={"pandas", "parquet", "matplotlib"},
-    ins={"scored_customers": columns_in(SCORES), **bucket_ins("clustered_customers")},
+    ins=bucket_ins("scored_customers", "clustered_customers"),
     **dataset_contract("retargeting_impact", RetargetingImpact),
 )
 def retargeting_impact(
     context: AssetExecutionContext,
-    scored_customers: pd.DataFrame,
+    scored_customers,
     clustered_customers,
     campaign_prices: pd.DataFrame,
     output_files: OutputFiles,
@@ -76,7 +75,7 @@ def retargeting_impact(
     context.log.info(rationale)
     totals = impact[["customers", "expected_profit", "targeted_customers", "targeted_profit"]].sum()
     as_received = run_prices.baseline_as_received
-    same_customers = contact_everyone(scored_customers, prices)
+    same_customers = contact_everyone(columns_of(scored_customers, [RESPONSE]), prices)
     return validated(
         RetargetingImpact,
         impact,

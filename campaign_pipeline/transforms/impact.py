@@ -6,7 +6,7 @@ import pandas as pd
 from campaign_pipeline.economics import Budget, CampaignPrices, choose_contacts
 from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms.actions import feature_product, reach_channel
-from campaign_pipeline.transforms.buckets import FrameSource, frames_of
+from campaign_pipeline.transforms.buckets import FrameSource, columns_of, frames_of
 from campaign_pipeline.transforms.profiles import MIX_COLUMNS, ClusterSums, segment_mix
 from campaign_pipeline.transforms.uncertainty import cluster_profit_intervals
 
@@ -39,36 +39,22 @@ def score_customers(
     return scored
 
 
-def retargeting_table(scored: pd.DataFrame, profile: pd.DataFrame, prices: CampaignPrices) -> pd.DataFrame:
+def retargeting_table(scored: "pd.DataFrame | FrameSource", profile: pd.DataFrame, prices: CampaignPrices) -> pd.DataFrame:
     """One row per cluster: size, observed and predicted response, money for contacting
-    everyone and for contacting only the customers worth it, and the recommendation."""
+    everyone and for contacting only the customers worth it, and the recommendation. Adds
+    up per-bucket sums, so it holds one bucket (and two columns of every customer for the
+    intervals) at a time."""
     cost, revenue = prices.cost_per_contact, prices.revenue_per_response
-    targeted = scored[scored["contact"]]
-    by_cluster = scored.groupby("cluster")
-    table = pd.DataFrame(
-        {
-            "name": by_cluster["cluster_name"].first(),
-            "customers": by_cluster.size(),
-            "response_rate": by_cluster[RESPONSE].mean(),
-            "mean_score": by_cluster["response_probability"].mean(),
-            "expected_responders": by_cluster["response_probability"].sum(),
-        }
-    )
+    table = _cluster_score_sums(scored)
     table["share"] = table["customers"] / table["customers"].sum()
     table["contact_cost"] = table["customers"] * cost
     table["expected_revenue"] = table["expected_responders"] * revenue
     table["expected_profit"] = table["expected_revenue"] - table["contact_cost"]
-    target_groups = targeted.groupby("cluster")
-    table["targeted_customers"] = target_groups.size().reindex(table.index, fill_value=0)
-    table["targeted_expected_responders"] = (
-        target_groups["response_probability"].sum().reindex(table.index, fill_value=0.0)
-    )
     table["targeted_cost"] = table["targeted_customers"] * cost
     table["targeted_revenue"] = table["targeted_expected_responders"] * revenue
     table["targeted_profit"] = table["targeted_revenue"] - table["targeted_cost"]
-    intervals = cluster_profit_intervals(
-        scored["cluster"].to_numpy(), scored["response_probability"].to_numpy(), prices
-    )
+    scores = columns_of(scored, ["cluster", "response_probability"])
+    intervals = cluster_profit_intervals(scores["cluster"].to_numpy(), scores["response_probability"].to_numpy(), prices)
     table["targeted_profit_low"] = [intervals[cluster][0] for cluster in table.index]
     table["targeted_profit_high"] = [intervals[cluster][1] for cluster in table.index]
     total = table["targeted_profit"].sum()
@@ -80,6 +66,27 @@ def retargeting_table(scored: pd.DataFrame, profile: pd.DataFrame, prices: Campa
     table["targeted_customers"] = table["targeted_customers"].astype("int64")
     table["customers"] = table["customers"].astype("int64")
     return table
+
+
+def _cluster_score_sums(scored: "pd.DataFrame | FrameSource") -> pd.DataFrame:
+    """Per cluster, summed over the buckets: name, customers, observed response rate, mean
+    score, expected responders, and the customers worth contacting with their expected
+    responders."""
+    parts = []
+    for frame in frames_of(scored, ["cluster", "cluster_name", "response_probability", "contact", RESPONSE]):
+        response = frame[RESPONSE] if RESPONSE in frame.columns else pd.Series(np.nan, index=frame.index)
+        contacted = frame["response_probability"].where(frame["contact"])
+        sums = pd.DataFrame({"cluster": frame["cluster"], "customers": 1, "responders": response, "labelled": response.notna(),
+                             "expected_responders": frame["response_probability"], "targeted_customers": frame["contact"],
+                             "targeted_expected_responders": contacted.fillna(0.0)}).groupby("cluster").sum()  # fmt: skip
+        parts.append(sums.assign(name=frame.groupby("cluster")["cluster_name"].first()))
+    combined = pd.concat(parts)
+    table = combined.drop(columns=["name"]).groupby(level=0).sum()
+    table.insert(0, "name", combined.groupby(level=0)["name"].first())
+    table["response_rate"] = table["responders"] / table["labelled"].replace(0, np.nan)
+    table["mean_score"] = table["expected_responders"] / table["customers"]
+    return table[["name", "customers", "response_rate", "mean_score", "expected_responders", "targeted_customers",
+                  "targeted_expected_responders"]].rename_axis(None)  # fmt: skip
 
 
 def recommendation_rationale(table: pd.DataFrame) -> str:
