@@ -4,7 +4,10 @@ Every asset is a plain function (inputs in, ``MaterializeResult`` out), so a tes
 directly with ``build_asset_context()``. Each declares its group, kinds and owner here.
 """
 
+import ctypes
+import ctypes.util
 import dataclasses
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -55,6 +58,17 @@ def columns_in(columns: list[str] | tuple[str, ...]) -> AssetIn:
     return AssetIn(metadata={COLUMNS: list(columns)})
 
 
+# glibc keeps the pages of freed frames for reuse; a bucket's are better handed back, so that
+# a step over many buckets holds one bucket's memory, not the largest it has seen.
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
+
+
+def release_memory() -> None:
+    """Return the memory of frames already freed to the operating system (glibc only)."""
+    if _LIBC is not None and hasattr(_LIBC, "malloc_trim"):
+        _LIBC.malloc_trim(0)
+
+
 def bucket_ins(*names: str) -> dict[str, AssetIn]:
     """Inputs read bucket by bucket when they are partitioned (``io_managers.Buckets``);
     in the unpartitioned graph they arrive as frames, as ever."""
@@ -88,15 +102,18 @@ def bucketed_results(context: AssetExecutionContext | None, outcomes: Iterable[t
     written: list[dict[str, tuple[UPath, int]]] = []
     for key, outcome in outcomes:
         results = [outcome] if isinstance(outcome, MaterializeResult) else list(outcome)
+        summaries = [result._replace(value=None) for result in results]  # no frame outlives its bucket
         if merged is None:
-            merged, written = results, [{} for _ in results]
+            merged, written = summaries, [{} for _ in results]
         else:
-            merged = [_merge(total, result) for total, result in zip(merged, results)]
+            merged = [_merge(total, summary) for total, summary in zip(merged, summaries)]
         for paths, result in zip(written, results):
             path = bucket_path(base, result.asset_key or context.asset_key, key)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_parquet(result.value, path)
             paths[key] = (path, len(result.value))
+        del outcome, results
+        release_memory()
     if merged is None:
         raise ValueError("No buckets to compute")
     final = [

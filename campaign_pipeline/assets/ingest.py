@@ -9,7 +9,8 @@ from dagster import AssetExecutionContext, AssetIn, Config, MaterializeResult, a
 from pydantic import Field
 from upath import UPath
 
-from campaign_pipeline.assets import DATA_ENGINEERING, bucket_ins, bucketed_results, for_each_bucket, settings_from
+from campaign_pipeline.assets import DATA_ENGINEERING, bucket_ins, bucketed_results, for_each_bucket, release_memory
+from campaign_pipeline.assets import settings_from
 from campaign_pipeline.contracts import dataset_outs, split_by_contract, validated
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.resources import CustomerSource, OutputFiles
@@ -101,6 +102,7 @@ def _split_into_buckets(context, customer_source: CustomerSource, output_files: 
     with tempfile.TemporaryDirectory(prefix="campaign-buckets-") as folder:
         passing = (_contract_passing(chunk, rejections, customer_source.label) for chunk in chunks)
         spilled = spill_into_buckets(passing, len(all_keys), wanted, Path(folder))
+        release_memory()
         stats = final_stats()
         rejections.enforce(
             stats.rows + stats.rejected_lines, customer_source.max_bad_fraction, "customer_source.max_bad_fraction"
