@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+import pyarrow as pa
 from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, MaterializeResult, MetadataValue
 
 from campaign_pipeline.errors import InputDataError
@@ -59,8 +60,11 @@ def columns_in(columns: list[str] | tuple[str, ...]) -> AssetIn:
 
 
 # glibc keeps the pages of freed frames for reuse; a bucket's are better handed back, so that
-# a step over many buckets holds one bucket's memory, not the largest it has seen.
+# a step over many buckets holds one bucket's memory, not the largest it has seen. Arrow
+# allocates through the same malloc, so its Parquet buffers are handed back too.
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
+if _LIBC is not None:
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 def release_memory() -> None:
