@@ -276,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         "--partitions", type=int, default=1, help="N >= 2: the partitioned graph in N buckets (benchmarks.partitioned)"
     )
     parser.add_argument(
+        "--rescore-executor", default="in_process", choices=["in_process", "multiprocess"],
+        help="with --partitions: how nightly rescoring runs its steps (multiprocess: a process per step)",
+    )
+    parser.add_argument(
         "--equal-up-to", type=int, default=1_000_000, help="with --partitions: compare with the unpartitioned graph up to this size"
     )
     args = parser.parse_args(argv)
@@ -291,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.partitioned import benchmark_partitioned
 
         for customers in args.customers:
-            result = benchmark_partitioned(customers, args.partitions, args.seed, args.repeat, args.equal_up_to)
+            result = benchmark_partitioned(
+                customers, args.partitions, args.seed, args.repeat, args.equal_up_to, args.rescore_executor
+            )
             print(json.dumps({key: value for key, value in result.items() if not key.endswith("asset_seconds")}, indent=2))
         return 0
     print_table([benchmark(customers, args.real_csv, args.seed, args.repeat) for customers in args.customers])
