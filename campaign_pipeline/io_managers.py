@@ -182,12 +182,20 @@ def write_parquet(frame: pd.DataFrame, path: UPath) -> None:
 
 
 def read_parquet(path: UPath, columns: list[str] | None = None) -> pd.DataFrame:
+    """The frame at ``path``, or only those of ``columns`` it has."""
     if is_local(path):
-        return pd.read_parquet(path.path, columns=columns)
+        return pd.read_parquet(path.path, columns=_present(path.path, columns))
     # pyarrow cannot take a remote UPath itself: read through its fsspec file system,
     # which carries the credentials given in the URL's storage options.
     with path.open("rb") as handle:
-        return pd.read_parquet(handle, columns=columns)
+        present = _present(handle, columns)
+        handle.seek(0)
+        return pd.read_parquet(handle, columns=present)
+
+
+def _present(source, columns: list[str] | None) -> list[str] | None:
+    """Those of ``columns`` the file has (its footer is read only when columns are asked for)."""
+    return None if columns is None else [c for c in columns if c in pq.read_schema(source).names]
 
 
 def column_schema(frame: pd.DataFrame) -> TableSchema:
@@ -197,10 +205,6 @@ def column_schema(frame: pd.DataFrame) -> TableSchema:
 def _wanted_columns(context: InputContext) -> list[str] | None:
     """The columns an input asks for (``COLUMNS`` in its metadata), or None for all."""
     return (context.definition_metadata or {}).get(COLUMNS)
-
-
-def _parquet_columns(path: UPath) -> set[str]:
-    return set(pq.read_schema(path.path if is_local(path) else path.open("rb")).names)
 
 
 def bucket_path(base: UPath, asset_key, partition_key: str) -> UPath:
@@ -223,10 +227,7 @@ class Buckets:
         return bucket_path(self.base, asset_key, key)
 
     def frame(self, key: str, columns: list[str] | None = None) -> pd.DataFrame:
-        path = self.paths[key]
-        if columns is not None:
-            columns = [c for c in columns if c in _parquet_columns(path)]
-        return retrying_transient_errors(lambda: read_parquet(path, columns))
+        return retrying_transient_errors(lambda: read_parquet(self.paths[key], columns))
 
     def concat(self, columns: list[str] | None = None) -> pd.DataFrame:
         """Every bucket in one frame, in file-line order (as the unpartitioned dataset)."""
@@ -282,10 +283,7 @@ class ParquetIOManager(UPathIOManager):
         write_parquet(obj, path)
 
     def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
-        columns = _wanted_columns(context)
-        if columns is not None:
-            columns = [c for c in columns if c in _parquet_columns(path)]
-        return retrying_transient_errors(lambda: read_parquet(path, columns))
+        return retrying_transient_errors(lambda: read_parquet(path, _wanted_columns(context)))
 
     def get_metadata(self, context: OutputContext, obj: pd.DataFrame) -> dict[str, Any]:
         return {
