@@ -12,7 +12,7 @@ from dagster import (
     define_asset_job,
     sensor,
 )
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, MAX_RETRIES_TAG
 
 from campaign_pipeline.resources import CustomerSource
 from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
@@ -55,6 +55,11 @@ def reference_date_run_config(reference_date: str) -> dict:
     return {"ops": {"engineered_customers": {"config": {"reference_date": reference_date}}}}
 
 
+# A scheduled or sensed run that fails is retried once, from failure (dagster.yaml enables
+# run retries): only the failed steps, and in them only the buckets that failed, run again.
+RETRIED_ONCE = {MAX_RETRIES_TAG: "1"}
+
+
 def every_bucket_tags(bucket_keys: list[str] | None) -> dict[str, str]:
     """Run tags that make one run take every customer bucket (none when unpartitioned)."""
     if not bucket_keys:
@@ -69,7 +74,9 @@ def build_schedules(
     each over every customer bucket when the graph is partitioned. Both pass
     ``reference_date`` to ``engineered_customers`` in their run config, so a scheduled run
     never depends on the day it happens to run."""
-    request = RunRequest(run_config=reference_date_run_config(reference_date), tags=every_bucket_tags(bucket_keys))
+    request = RunRequest(
+        run_config=reference_date_run_config(reference_date), tags={**RETRIED_ONCE, **every_bucket_tags(bucket_keys)}
+    )
     return [
         ScheduleDefinition(
             name=name,
@@ -113,7 +120,7 @@ def build_file_sensor(
         return RunRequest(
             run_key=fingerprint,
             run_config=reference_date_run_config(reference_date),
-            tags={"input_fingerprint": fingerprint, **every_bucket_tags(bucket_keys)},
+            tags={"input_fingerprint": fingerprint, **RETRIED_ONCE, **every_bucket_tags(bucket_keys)},
         )
 
     return customer_file_changed

@@ -44,6 +44,7 @@ from dagster_pandera import pandera_schema_to_dagster_type
 from campaign_pipeline.metadata import rounded
 
 CONTRACT_CHECK = "contract"
+ROWS_CHECKED = "rows_checked"  # the contract check's count, summed over buckets
 FAILURE_CASES_SHOWN = 20
 
 
@@ -163,7 +164,7 @@ def validated(
             metadata=rounded(metadata or {}),
             check_results=[
                 AssetCheckResult(
-                    asset_key=asset_key, check_name=CONTRACT_CHECK, passed=True, metadata={"rows_checked": len(frame)}
+                    asset_key=asset_key, check_name=CONTRACT_CHECK, passed=True, metadata={ROWS_CHECKED: len(frame)}
                 )
             ],
         )

@@ -2,6 +2,7 @@
 customers, fitted objects and per-customer results, bucket by bucket."""
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -13,14 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, RunRequest, build_schedule_context, build_sensor_context
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, MAX_RETRIES_TAG
 
 from campaign_pipeline.definitions import PER_CUSTOMER_ASSETS, build_definitions
 from campaign_pipeline.resources import CustomerSource
 from campaign_pipeline.settings import DEFAULT_REFERENCE_DATE
 from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv, write_synthetic_customers
 from campaign_pipeline.transforms.buckets import bucket_keys
-from campaign_pipeline_tests.harness import checksums, materialize_all
+from campaign_pipeline_tests.harness import checksums, materialize_all, persistent_home
 
 BUCKETS = 3
 FITTED = ("segment_preprocessor", "segmentation_model", "response_model")
@@ -68,6 +69,7 @@ def test_the_schedules_cover_every_bucket():
     for schedule in build_definitions(partitions=BUCKETS).schedules:
         (request,) = schedule.evaluate_tick(build_schedule_context()).run_requests
         assert every_bucket.items() <= request.tags.items()
+        assert request.tags[MAX_RETRIES_TAG] == "1"
         assert request.run_config == {"ops": {"engineered_customers": {"config": {"reference_date": DEFAULT_REFERENCE_DATE}}}}
     (request,) = build_definitions().schedules[0].evaluate_tick(build_schedule_context()).run_requests
     assert ASSET_PARTITION_RANGE_START_TAG not in request.tags
@@ -80,6 +82,18 @@ def test_the_file_sensor_rescores_every_bucket_when_the_file_changes(customer_fi
     assert isinstance(request, RunRequest) and request.job_name in (None, "nightly_rescore")
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == bucket_keys(BUCKETS)[0]
     assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == bucket_keys(BUCKETS)[-1]
+    assert request.tags[MAX_RETRIES_TAG] == "1"
+
+
+def test_the_instance_retries_failed_runs_from_failure(tmp_path, monkeypatch):
+    """The schedules' and the sensor's runs carry dagster/max_retries; the repository's
+    instance (DAGSTER_HOME=$PWD) has the daemon retry them, from failure."""
+    (tmp_path / "dagster.yaml").write_text((Path(__file__).parents[1] / "dagster.yaml").read_text())
+    monkeypatch.chdir(tmp_path)  # its storage paths are relative
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.run_retries_enabled
+        assert instance.run_retries_max_retries == 0  # only runs that ask for retries get them
+        assert instance.run_retries_retry_on_asset_or_op_failure
 
 
 def test_both_shapes_fit_the_same_objects(both_shapes):
@@ -143,6 +157,78 @@ def test_a_rerun_of_one_bucket_is_byte_identical(both_shapes, customer_file, tmp
         for key in bucket_keys(BUCKETS):
             relative = f"{name}/{key}.parquet"
             assert after[relative] == before[relative], relative
+
+
+FAILING_THEN_RESUMED = textwrap.dedent(
+    """
+    import json, sys
+    from dagster import AssetKey, DagsterInstance, ReexecutionOptions, execute_job
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+    import campaign_pipeline.assets as assets
+
+    failing, first, last = sys.argv[1:4]
+    written, broken = [], [True]
+    write = assets.write_parquet
+
+    def flaky(frame, path):  # bucket `failing` of scored_customers fails while `broken`
+        if path.parent.name == "scored_customers":
+            if broken[0] and path.stem == failing:
+                raise OSError("the worker lost its disk")
+            written.append(path.stem)
+        write(frame, path)
+
+    assets.write_parquet = flaky
+    job = ReconstructableRepository.for_module("campaign_pipeline.definitions", "defs").get_reconstructable_job("nightly_rescore")
+    tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+    with DagsterInstance.get() as instance:
+        with execute_job(job, instance, tags=tags) as failed:
+            failed_run = failed.run_id
+            error = next(event for event in failed.all_events if event.is_step_failure).step_failure_data.error.message
+        first_written, written[:] = sorted(written), []
+        materialized = sorted(instance.get_materialized_partitions(AssetKey("scored_customers")))
+        broken[0] = False
+        # as the UI and run retries do, the re-execution keeps the parent run's tags (its range)
+        resume = ReexecutionOptions.from_failure(failed_run, instance)
+        with execute_job(job, instance, tags=tags, reexecution_options=resume) as resumed:
+            print(json.dumps({"failed_success": failed.success, "error": error, "first_written": first_written,
+                              "materialized": materialized,
+                              "resumed_success": resumed.success, "resumed_written": sorted(written),
+                              "resumed_errors": [event.step_failure_data.error.to_string()
+                                                 for event in resumed.all_events if event.is_step_failure]}))
+    """
+)
+
+
+def test_a_rerun_from_failure_recomputes_only_the_buckets_that_failed(both_shapes, customer_file, tmp_path):
+    _, split = both_shapes
+    before = checksums(split)
+    data_dir = tmp_path / "data"
+    for relative in before:
+        (data_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (data_dir / relative).write_bytes((split / relative).read_bytes())
+    keys = bucket_keys(BUCKETS)
+    failing = keys[1]
+    home = persistent_home(tmp_path / "home")
+    environment = {**os.environ, "DAGSTER_HOME": str(home), "CAMPAIGN_DATA_DIR": str(data_dir),
+                   "CAMPAIGN_RAW_CSV": str(customer_file), "CAMPAIGN_PARTITIONS": str(BUCKETS)}  # fmt: skip
+    script = subprocess.run(
+        [sys.executable, "-c", FAILING_THEN_RESUMED, failing, keys[0], keys[-1]],
+        env=environment, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert script.returncode == 0, script.stderr[-3000:]
+    outcome = json.loads(script.stdout.strip().splitlines()[-1])
+    # The failing bucket fails its step, naming it; the other buckets are written all the same
+    # and show as materialized partitions, the failed one as not.
+    assert not outcome["failed_success"]
+    assert f"bucket {failing}: the worker lost its disk" in outcome["error"]
+    assert outcome["first_written"] == [key for key in keys if key != failing]
+    assert outcome["materialized"] == [key for key in keys if key != failing]
+    # Resuming from failure recomputes only the failed bucket and gives a clean run's bytes.
+    assert outcome["resumed_success"], outcome["resumed_errors"]
+    assert outcome["resumed_written"] == [failing]
+    after = checksums(data_dir)
+    assert {r: d for r, d in after.items() if r.endswith(".parquet")} == {r: d for r, d in before.items() if r.endswith(".parquet")}
 
 
 QUARANTINE_LINES = 100_000

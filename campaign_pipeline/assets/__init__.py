@@ -9,13 +9,17 @@ import ctypes.util
 import dataclasses
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import pyarrow as pa
-from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, MaterializeResult, MetadataValue
-
-from campaign_pipeline.errors import InputDataError
+import pyarrow.parquet as pq
+from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, AssetKey, AssetMaterialization, BoolMetadataValue
+from dagster import Config, DagsterEventType, Failure, FloatMetadataValue, IntMetadataValue, JsonMetadataValue
+from dagster import MaterializeResult, MetadataValue, TextMetadataValue
 from upath import UPath
+
+from campaign_pipeline.contracts import ROWS_CHECKED
+from campaign_pipeline.errors import InputDataError
 
 from campaign_pipeline.io_managers import COLUMNS, LAZY_BUCKETS, Buckets, KeptModel, WrittenBuckets, bucket_path, stored_model_path
 from campaign_pipeline.io_managers import write_parquet
@@ -89,42 +93,155 @@ def for_each_bucket(context: AssetExecutionContext | None, compute: Callable[...
         return compute(**inputs)
     reference = next(iter(partitioned.values()))
 
-    def outcomes():
-        for key in reference.keys():
-            frames = {name: value.frame(key) if name in partitioned else value for name, value in inputs.items()}
-            yield key, compute(**frames)
+    def bucket(key: str) -> Callable[[], Any]:
+        return lambda: compute(**{name: value.frame(key) if name in partitioned else value for name, value in inputs.items()})
 
-    return bucketed_results(context, outcomes(), reference.base)
+    return bucketed_results(context, [(key, bucket(key)) for key in reference.keys()], reference.base)
 
 
-def bucketed_results(context: AssetExecutionContext | None, outcomes: Iterable[tuple[str, Any]], base: UPath) -> Any:
-    """Each bucket's outputs written atomically under ``base`` as soon as they are computed,
-    so a step over any number of buckets holds one in memory and a failure leaves the
-    other buckets' last good files intact. Returns the results' shape (one or a tuple),
-    with counts and checks summed over buckets and ``WrittenBuckets`` as values."""
+def bucketed_results(
+    context: AssetExecutionContext | None, buckets: Iterable[tuple[str, Callable[[], Any]]], base: UPath
+) -> Any:
+    """Each bucket computed and its outputs written atomically under ``base`` as soon as
+    they are, so a step over any number of buckets holds one in memory. Returns the
+    results' shape (one or a tuple), with counts and checks summed over buckets and
+    ``WrittenBuckets`` as values.
+
+    A bucket that fails does not stop the others. When some fail, the step logs the
+    buckets it wrote as materialized partitions, then fails naming each failed bucket and
+    its error; the failed ones keep their last good files. Re-executing the run from
+    failure (by hand or as a run retry) recomputes only the buckets that no run it
+    resumes has written."""
+    buckets = list(buckets)
+    done = {key: logged for key, logged in buckets_done_before(context).items() if key in dict(buckets)}
+    if len(done) == len(buckets):  # nothing failed inside the loop before: compute them all
+        done = {}
     merged: list[MaterializeResult] | None = None
-    written: list[dict[str, tuple[UPath, int]]] = []
-    for key, outcome in outcomes:
-        results = [outcome] if isinstance(outcome, MaterializeResult) else list(outcome)
-        summaries = [result._replace(value=None) for result in results]  # no frame outlives its bucket
-        if merged is None:
-            merged, written = summaries, [{} for _ in results]
-        else:
-            merged = [_merge(total, summary) for total, summary in zip(merged, summaries)]
-        for paths, result in zip(written, results):
-            path = bucket_path(base, result.asset_key or context.asset_key, key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_parquet(result.value, path)
-            paths[key] = (path, len(result.value))
-        del outcome, results
-        release_memory()
-    if merged is None:
+    written: dict[str, list[WrittenBucket]] = {}
+    failed: list[tuple[str, Exception]] = []
+    for key, compute in buckets:
+        if key in done:
+            continue
+        try:
+            outcome = compute()
+            results = [outcome] if isinstance(outcome, MaterializeResult) else list(outcome)
+            written[key] = [_write_bucket(result, base, context, key) for result in results]
+            summaries = [result._replace(value=None) for result in results]  # no frame outlives its bucket
+        except Exception as error:  # the other buckets still run; the step fails at the end
+            failed.append((key, error))
+            continue
+        finally:
+            outcome = results = None
+            release_memory()
+        merged = summaries if merged is None else [_merge(total, summary) for total, summary in zip(merged, summaries)]
+    if merged is None and not failed:
         raise ValueError("No buckets to compute")
+    if failed:
+        _fail_naming_buckets(context, failed, written)
+    for key, logged in done.items():  # resumed: written by an earlier run, with the figures it logged
+        written[key] = [_stored_bucket(base, _asset_of(total, context), key, logged) for total in merged]
+        merged = [_merge(total, _logged_bucket(total, bucket)) for total, bucket in zip(merged, written[key])]
     final = [
-        result._replace(value=WrittenBuckets({key: path for key, (path, _) in paths.items()}, sum(n for _, n in paths.values())))
-        for result, paths in zip(merged, written)
+        result._replace(
+            value=WrittenBuckets(
+                {key: parts[i].path for key, parts in written.items()}, sum(parts[i].rows for parts in written.values())
+            )
+        )
+        for i, result in enumerate(merged)
     ]
     return tuple(final) if len(final) > 1 else final[0]
+
+
+class WrittenBucket(NamedTuple):
+    asset_key: AssetKey
+    path: UPath
+    rows: int
+    metadata: Mapping[str, Any]
+
+
+def _asset_of(result: MaterializeResult, context: AssetExecutionContext | None) -> AssetKey:
+    return result.asset_key or context.asset_key
+
+
+def _write_bucket(result: MaterializeResult, base: UPath, context, key: str) -> WrittenBucket:
+    asset_key = _asset_of(result, context)
+    path = bucket_path(base, asset_key, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet(result.value, path)
+    return WrittenBucket(asset_key, path, len(result.value), result.metadata or {})
+
+
+def _stored_bucket(base: UPath, asset_key: AssetKey, key: str, logged: Mapping[AssetKey, Mapping]) -> WrittenBucket:
+    path = bucket_path(base, asset_key, key)
+    with path.open("rb") as file:
+        return WrittenBucket(asset_key, path, pq.ParquetFile(file).metadata.num_rows, logged[asset_key])
+
+
+def _logged_bucket(result: MaterializeResult, bucket: WrittenBucket) -> MaterializeResult:
+    """A bucket an earlier run wrote, in ``result``'s shape: its logged metadata and passed
+    checks (a bucket is written only once its contract has passed) over its rows."""
+    checks = [
+        AssetCheckResult(asset_key=check.asset_key, check_name=check.check_name, passed=True, metadata={ROWS_CHECKED: bucket.rows})
+        for check in result.check_results or []
+    ]
+    return result._replace(metadata=dict(bucket.metadata), check_results=checks)
+
+
+def buckets_done_before(context: AssetExecutionContext | None) -> dict[str, dict[AssetKey, dict[str, Any]]]:
+    """Bucket -> {asset -> metadata} for the buckets of this step that the runs this run
+    re-executes wrote, for every asset of the step, before the step failed there (such a
+    run logs each bucket it wrote as a materialized partition). Only runs whose inputs are
+    still this run's count: the search stops at the run that last materialized an input of
+    this step, and finds nothing when this run did."""
+    if context is None or not context.has_partition_key_range or context.run.parent_run_id is None:
+        return {}
+    instance, assets = context.instance, set(context.selected_asset_keys)
+    inputs = set(context.assets_def.keys_by_input_name.values())
+    logged: dict[str, dict[AssetKey, dict[str, Any]]] = {}
+    run = context.run
+    while True:
+        materializations = [
+            record.asset_materialization
+            for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+        ]
+        if run is not context.run:
+            for materialization in materializations:
+                if materialization.asset_key in assets and materialization.partition:
+                    figures = {name: _plain(value) for name, value in materialization.metadata.items()}
+                    logged.setdefault(materialization.partition, {}).setdefault(materialization.asset_key, figures)
+        if any(materialization.asset_key in inputs for materialization in materializations) or run.parent_run_id is None:
+            break
+        run = instance.get_run_by_id(run.parent_run_id)
+    return {key: by_asset for key, by_asset in logged.items() if set(by_asset) == assets}
+
+
+def _plain(value: Any) -> Any:
+    """A logged metadata value as the asset gave it, so bucket figures add up again."""
+    plain_types = (IntMetadataValue, FloatMetadataValue, BoolMetadataValue, TextMetadataValue, JsonMetadataValue)
+    return value.value if isinstance(value, plain_types) else value
+
+
+def _fail_naming_buckets(context, failed: list[tuple[str, Exception]], written: Mapping[str, list[WrittenBucket]]) -> None:
+    """Log the buckets written as materialized partitions, then fail with every failed
+    bucket's error (a contract failure's cases too)."""
+    for key, buckets in written.items():
+        for bucket in buckets:
+            context.log_event(AssetMaterialization(asset_key=bucket.asset_key, partition=key, metadata=bucket.metadata))
+    errors = [error for _, error in failed]
+    listed = "\n".join(f"- bucket {key}: {_described(error)}" for key, error in failed)
+    raise Failure(
+        description=f"{len(failed)} of {len(failed) + len(written)} customer buckets failed; the others are written "
+        f"and the failed ones keep their last good files. Re-execute the run from failure to retry only these:\n{listed}",
+        metadata={
+            "failed_buckets": [key for key, _ in failed],
+            **next((error.metadata for error in errors if isinstance(error, Failure) and error.metadata), {}),
+        },
+        allow_retries=not all(isinstance(error, Failure) and not error.allow_retries for error in errors),
+    ) from errors[0]
+
+
+def _described(error: Exception) -> str:
+    return error.description if isinstance(error, Failure) and error.description else str(error)
 
 
 def _merge(total: MaterializeResult, result: MaterializeResult) -> MaterializeResult:

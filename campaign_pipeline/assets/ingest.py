@@ -113,16 +113,16 @@ def _split_into_buckets(context, customer_source: CustomerSource, output_files: 
         context.log.info(f"Read {stats.rows} customers from {stats.source} into {len(all_keys)} buckets")
         metadata = _read_metadata(customer_source, stats)
 
-        def outcomes():
-            for number, key in sorted(wanted.items()):
-                customers = pd.read_parquet(spilled[number]) if number in spilled else None
-                if customers is None:
-                    raise InputDataError("the customer file has no lines", source=stats.source, expected="customers")
-                customers.attrs["source"] = stats.source
-                set_aside = rejected[rejected_bucket == number].reset_index(drop=True)
-                yield key, _read_results(customer_source, customers, set_aside, metadata if number == min(wanted) else {})
+        def bucket(number: int):
+            if number not in spilled:
+                raise InputDataError("the customer file has no lines", source=stats.source, expected="customers")
+            customers = pd.read_parquet(spilled[number])
+            customers.attrs["source"] = stats.source
+            set_aside = rejected[rejected_bucket == number].reset_index(drop=True)
+            return _read_results(customer_source, customers, set_aside, metadata if number == min(wanted) else {})
 
-        return bucketed_results(context, outcomes(), UPath(output_files.base_dir))
+        buckets = [(key, lambda number=number: bucket(number)) for number, key in sorted(wanted.items())]
+        return bucketed_results(context, buckets, UPath(output_files.base_dir))
 
 
 class CleaningConfig(Config):
