@@ -14,6 +14,7 @@ import pandas as pd
 
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.schemas import COST_COLUMN, RESPONSE, REVENUE_COLUMN
+from campaign_pipeline.transforms.buckets import ROWS
 
 # Where a user overrides the prices: the Dagster resource and its run configuration.
 ECONOMICS_RESOURCE = "campaign_economics"
@@ -55,8 +56,10 @@ class CampaignPrices:
 
     def outcome(self, contacted: np.ndarray, responded: np.ndarray) -> dict:
         """Customers contacted, responders among them, their response rate, and the money."""
-        n_contacted = int(contacted.sum())
-        responders = int(responded[contacted].sum())
+        return self.outcome_of_counts(int(contacted.sum()), int(responded[contacted].sum()))
+
+    def outcome_of_counts(self, n_contacted: int, responders: int) -> dict:
+        """``outcome`` for ``n_contacted`` customers of whom ``responders`` accepted."""
         return {
             "contacted": n_contacted,
             "responders": responders,
@@ -177,13 +180,18 @@ def _price(override: float | None, customers: pd.DataFrame, column: str, setting
 
 def contact_everyone(response: pd.DataFrame | pd.Series, prices: CampaignPrices) -> dict | None:
     """Observed result of contacting every row: a table's ``Response`` column (the file as
-    received, or the deduplicated customers) or the responses themselves. None when a
-    table has no ``Response``. Rows without a response are not counted as contacted."""
+    received, or the deduplicated customers; or their ``buckets.count_by`` counts, each row
+    standing for its ``rows``) or the responses themselves. None when a table has no
+    ``Response``. Rows without a response are not counted as contacted."""
+    rows = None
     if isinstance(response, pd.DataFrame):
         if RESPONSE not in response.columns:
             return None
+        rows = response[ROWS].to_numpy() if ROWS in response.columns else None
         response = response[RESPONSE]
-    return prices.outcome(response.notna().to_numpy(), response.fillna(0).to_numpy().astype(bool))
+    rows = np.ones(len(response), dtype="int64") if rows is None else rows
+    labelled, responded = response.notna().to_numpy(), response.fillna(0).to_numpy().astype(bool)
+    return prices.outcome_of_counts(int(rows[labelled].sum()), int(rows[labelled & responded].sum()))
 
 
 @dataclass(frozen=True)
@@ -229,6 +237,7 @@ def price_run(
     revenue_override: float | None = None,
     budget: Budget = Budget(),
 ) -> RunPrices:
-    """The run's prices, budget and as-received baseline, from the customer file as read."""
+    """The run's prices, budget and as-received baseline, from the customer file as read
+    (or its ``buckets.count_by`` counts of ``Response`` and the two price columns)."""
     prices = resolve_prices(received, cost_override, revenue_override)
     return RunPrices(prices=prices, baseline_as_received=contact_everyone(received, prices), budget=budget)

@@ -7,6 +7,7 @@ import pytest
 
 from campaign_pipeline.economics import CampaignPrices, RunPrices, contact_everyone, price_run, resolve_prices
 from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.transforms.buckets import count_by
 
 PRICES = CampaignPrices(cost_per_contact=3, revenue_per_response=11, source="test")
 
@@ -87,6 +88,19 @@ def test_contact_everyone_with_and_without_response():
     assert everyone == {"contacted": 5, "responders": 2, "response_rate": 0.4, "cost": 15, "revenue": 22, "profit": 7}
     assert contact_everyone(table["Response"], PRICES) == everyone
     assert contact_everyone(table.drop(columns=["Response"]), PRICES) is None
+
+
+def test_pricing_from_counts_equals_pricing_from_the_lines():
+    received = pd.DataFrame(
+        {"Z_CostContact": [3] * 6, "Z_Revenue": [11] * 6, "Response": [1, 0, None, 1, 0, 0], "ID": range(6)}
+    )
+    counted = count_by(received, ["Response", "Z_CostContact", "Z_Revenue"])
+    assert len(counted) == 3  # one row per distinct (Response, cost, revenue)
+    assert price_run(counted) == price_run(received)
+    assert price_run(counted).baseline_as_received["contacted"] == 5  # the unlabelled line is not counted
+    varying = count_by(received.assign(Z_Revenue=[11, 11, 12, 11, 11, 11]), ["Response", "Z_CostContact", "Z_Revenue"])
+    with pytest.raises(InputDataError, match="2 different values"):
+        price_run(varying)
 
 
 def test_contact_everyone_on_the_reference_prices_matches_the_seed():

@@ -57,6 +57,12 @@ def keep_last_good_model(context: AssetExecutionContext, error: InputDataError, 
     )
 
 
+def counted_in(columns: list[str] | tuple[str, ...]) -> AssetIn:
+    """An input that a reduction counts by ``columns`` (``buckets.count_by``): the buckets,
+    read a bucket and those columns at a time, or one frame of those columns."""
+    return AssetIn(metadata={COLUMNS: list(columns), LAZY_BUCKETS: True})
+
+
 def columns_in(columns: list[str] | tuple[str, ...]) -> AssetIn:
     """An input read with only ``columns`` (those the dataset has): a reduction over every
     customer holds what it uses, whichever the shape of the graph."""

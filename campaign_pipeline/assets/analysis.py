@@ -4,13 +4,14 @@ and the segmentation report that ties the numbers and charts together for a mark
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, columns_in
+from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, columns_in, counted_in
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices, contact_everyone
 from campaign_pipeline.errors import require_column
 from campaign_pipeline.metadata import chart, table
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE, ClusterProfiles, ConversionAnalysis
+from campaign_pipeline.transforms.buckets import count_by
 from campaign_pipeline.transforms.charts import pca_scatter_chart, segment_rates_chart
 from campaign_pipeline.transforms.profiles import profile_table
 from campaign_pipeline.transforms.markdown import segmentation_report_markdown
@@ -90,13 +91,13 @@ def cluster_profiles(clustered_customers, scaled_customers, segmentation_model: 
     )
 
 
-@asset(**DOMAIN, kinds={"markdown"}, ins={"scored_customers": columns_in([RESPONSE])})
+@asset(**DOMAIN, kinds={"markdown"}, ins={"scored_customers": counted_in([RESPONSE])})
 def segmentation_report(
     conversion_analysis: pd.DataFrame,
     cluster_profiles: pd.DataFrame,
     retargeting_impact: pd.DataFrame,
     segmentation_model: SegmentationModel,
-    scored_customers: pd.DataFrame,
+    scored_customers,
     campaign_prices: pd.DataFrame,
     output_files: OutputFiles,
 ) -> MaterializeResult:
@@ -109,7 +110,7 @@ def segmentation_report(
         cluster_profiles,
         retargeting_impact,
         segmentation_model,
-        same_customers=contact_everyone(scored_customers, run_prices.prices),
+        same_customers=contact_everyone(count_by(scored_customers, [RESPONSE]), run_prices.prices),
         as_received=run_prices.baseline_as_received,
     )
     path = output_files.write_text("segmentation_report.md", text)

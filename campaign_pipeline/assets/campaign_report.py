@@ -5,13 +5,13 @@ import pandas as pd
 from dagster import Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, columns_in
+from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, counted_in
 from campaign_pipeline.economics import RunPrices
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms import charts
 from campaign_pipeline.transforms.actions import action_evidence
-from campaign_pipeline.transforms.buckets import columns_of, stable_sample
+from campaign_pipeline.transforms.buckets import ROWS, columns_of, count_by, stable_sample
 from campaign_pipeline.transforms.campaign import INTERVAL_SEED, calibration_table, campaign_figures, why_not_evaluable
 from campaign_pipeline.transforms.campaign_report import Chart, Section, holdout_size, render_html, render_markdown, why_this_k
 from campaign_pipeline.transforms.impact import channel_summary, contact_list, recommendation_rationale
@@ -40,13 +40,13 @@ REPORTED_SCORES = ["ID", "response_probability", "expected_profit", "contact", R
     owners=[MARKETING_ANALYTICS],
     kinds={"markdown", "html", "matplotlib"},
     ins={
-        "customer_dispositions": columns_in(["disposition", "reason"]),
+        "customer_dispositions": counted_in(["disposition", "reason"]),
         **bucket_ins("scaled_customers", "clustered_customers", "scored_customers"),
     },
 )
 def campaign_report(
     config: CampaignReportConfig,
-    customer_dispositions: pd.DataFrame,
+    customer_dispositions,
     conversion_analysis: pd.DataFrame,
     segmentation_model: SegmentationModel,
     scaled_customers,
@@ -78,7 +78,7 @@ def campaign_report(
     evaluable = why_not_evaluable(scores) is None
     figures = campaign_figures(scores, response_model, run) if evaluable else None
     sections = [
-        _data_section(customer_dispositions),
+        _data_section(count_by(customer_dispositions, ["disposition", "reason"])),
         _conversion_section(conversion_analysis),
         _segments_section(segmentation_model, scaled_customers, clustered_customers, cluster_profiles),
         _model_section(response_model, scores, run, figures),
@@ -107,15 +107,13 @@ def campaign_report(
 
 
 def _data_section(dispositions: pd.DataFrame) -> Section:
-    counts = dispositions["disposition"].value_counts()
-    reasons = (
-        dispositions[dispositions["disposition"] != "scored"]
-        .groupby(["disposition", "reason"]).size().rename("lines").reset_index()
-    )  # fmt: skip
+    """``dispositions``: lines counted by disposition and reason (``buckets.count_by``)."""
+    counts = dispositions.groupby("disposition")[ROWS].sum()
+    reasons = dispositions[dispositions["disposition"] != "scored"][["disposition", "reason", ROWS]].rename(columns={ROWS: "lines"})
     return Section(
         "The data and every cleaning count",
         [
-            f"The file has {len(dispositions):,} customer lines: {counts.get('scored', 0):,} are scored, "
+            f"The file has {int(counts.sum()):,} customer lines: {counts.get('scored', 0):,} are scored, "
             f"{counts.get('duplicate', 0):,} are copies of another line (the kept ID stands for them) and "
             f"{counts.get('dropped', 0):,} are dropped by a named rule"
             + (f" and {counts['rejected']:,} were set aside by the reader (rejected_customers)" if counts.get("rejected") else "")

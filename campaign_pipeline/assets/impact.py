@@ -10,7 +10,7 @@ from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, columns_in
 from campaign_pipeline.contracts import dataset_contract, require_contract, validated
 from campaign_pipeline.economics import Budget, CampaignPrices, RunPrices, contact_everyone, scenario_table
 from campaign_pipeline.metadata import chart, rounded, table
-from campaign_pipeline.transforms.buckets import columns_of
+from campaign_pipeline.transforms.buckets import count_by
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE, CampaignScenarios, ContactList, RetargetingImpact
 from campaign_pipeline.transforms.charts import impact_chart, scenario_chart
@@ -75,7 +75,7 @@ def retargeting_impact(
     context.log.info(rationale)
     totals = impact[["customers", "expected_profit", "targeted_customers", "targeted_profit"]].sum()
     as_received = run_prices.baseline_as_received
-    same_customers = contact_everyone(columns_of(scored_customers, [RESPONSE]), prices)
+    same_customers = contact_everyone(count_by(scored_customers, [RESPONSE]), prices)
     return validated(
         RetargetingImpact,
         impact,

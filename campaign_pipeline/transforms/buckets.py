@@ -105,6 +105,26 @@ def columns_of(data: "pd.DataFrame | FrameSource", columns: list[str]) -> pd.Dat
     return frames[0] if len(frames) == 1 else pd.concat(frames).sort_index(kind="stable")
 
 
+ROWS = "rows"  # the count column of ``count_by``
+
+
+def count_by(data: "pd.DataFrame | FrameSource", columns: list[str]) -> pd.DataFrame:
+    """How many rows of ``data`` share each combination of ``columns`` (those it has; a
+    missing value is a value too), in column ``rows``, sorted by the combinations. Read
+    one bucket at a time: each bucket's counts are a partial aggregate, and they add up."""
+    partials, present = [], []
+    for frame in frames_of(data, columns):
+        present = list(frame.columns)
+        if present:
+            partials.append(frame.value_counts(dropna=False, sort=False).rename(ROWS))
+        else:
+            partials.append(pd.Series([len(frame)], name=ROWS))
+    if not present:
+        return pd.DataFrame({ROWS: [int(sum(int(partial.sum()) for partial in partials))]})
+    counts = pd.concat(partials).groupby(level=list(range(len(present))), dropna=False, sort=True).sum()
+    return counts.reset_index().astype({ROWS: "int64"})
+
+
 def _quotas(class_counts: Mapping[object, int], size: int) -> dict[object, int]:
     """Rows to draw per class: ``size`` split in proportion to the class counts."""
     total = sum(class_counts.values())
