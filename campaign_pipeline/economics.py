@@ -112,26 +112,66 @@ def choose_contacts(probability: np.ndarray, prices: CampaignPrices, budget: Bud
     return chosen & worth
 
 
-def scenario_table(
-    probability: np.ndarray,
-    response: np.ndarray | None,
-    prices: list[CampaignPrices],
-    budgets: list[Budget],
-) -> pd.DataFrame:
-    """The campaign at every combination of ``prices`` x ``budgets`` on the same scores:
-    customers contacted, expected acceptances and expected profit, and the observed profit
-    of those contacts when ``response`` is known (honest scores make it out of sample). One
-    sort, then prefix sums: cheap at any size."""
-    order = np.argsort(-np.asarray(probability), kind="stable")
-    ranked = np.asarray(probability, dtype=float)[order]
-    expected = np.concatenate([[0.0], np.cumsum(ranked)])
-    observed = None if response is None else np.concatenate([[0.0], np.cumsum(np.asarray(response, dtype=float)[order])])
+def budget_depth(prices: list[CampaignPrices], budgets: list[Budget]) -> int:
+    """The most contacts any budget of the grid allows at any of its prices (0: none limits)."""
+    return max((limit for price in prices for budget in budgets if (limit := budget.limit(price)) is not None), default=0)
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """What the scenario grid needs of the scores, as partial aggregates that add up bucket
+    by bucket (``combined``): per price of the grid, the worthwhile customers' count,
+    expected and observed acceptances (``worth``: one row per price); and the ``depth``
+    best scores with their responses, in contact order (highest score first, ties by file
+    line), which is all a budget can reach. ``labelled``: every customer has a response."""
+
+    worth: np.ndarray
+    best: pd.DataFrame
+    labelled: bool
+
+    @classmethod
+    def of(cls, scores: pd.DataFrame, prices: list[CampaignPrices], depth: int) -> "ScoreSummary":
+        """The summary of ``scores`` (``response_probability`` and ``Response``, indexed by line)."""
+        probability = scores["response_probability"].to_numpy(dtype=float)
+        response = scores[RESPONSE] if RESPONSE in scores.columns else pd.Series(np.nan, index=scores.index)
+        labelled = bool(response.notna().all())
+        observed = response.fillna(0).to_numpy(dtype=float)
+        masks = [np.asarray(price.worth_contacting(probability)) for price in prices]
+        worth = np.array([[mask.sum(), probability[mask].sum(), observed[mask].sum()] for mask in masks]).reshape(len(prices), 3)
+        best = pd.DataFrame({"probability": probability, "observed": observed}, index=scores.index)
+        return cls(worth, _in_contact_order(best).head(depth), labelled)
+
+    @classmethod
+    def combined(cls, summaries: list["ScoreSummary"], depth: int) -> "ScoreSummary":
+        return cls(
+            np.sum([summary.worth for summary in summaries], axis=0),
+            _in_contact_order(pd.concat([summary.best for summary in summaries])).head(depth),
+            all(summary.labelled for summary in summaries),
+        )
+
+
+def _in_contact_order(scores: pd.DataFrame) -> pd.DataFrame:
+    """Highest probability first, ties by file line (the index)."""
+    return scores.iloc[np.lexsort((scores.index.to_numpy(), -scores["probability"].to_numpy()))]
+
+
+def scenario_table(summary: ScoreSummary, prices: list[CampaignPrices], budgets: list[Budget]) -> pd.DataFrame:
+    """The campaign at every combination of ``prices`` x ``budgets`` on the same scores
+    (``summary``, whose ``worth`` rows follow ``prices``): customers contacted, expected
+    acceptances and expected profit, and the observed profit of those contacts when every
+    response is known (honest scores make it out of sample). Without a binding budget the
+    worthwhile customers' sums; with one, the best scores up to the limit."""
+    best_expected = np.concatenate([[0.0], np.cumsum(summary.best["probability"].to_numpy())])
+    best_observed = np.concatenate([[0.0], np.cumsum(summary.best["observed"].to_numpy())])
     rows = []
-    for price in prices:
-        worth = int(np.asarray(price.worth_contacting(ranked)).sum())  # ranked: the worthwhile come first
+    for price, (worth, worth_expected, worth_observed) in zip(prices, summary.worth):
+        worth = int(worth)
         for budget in budgets:
             limit = budget.limit(price)
             contacted = worth if limit is None else min(worth, limit)
+            expected, observed = (
+                (worth_expected, worth_observed) if contacted == worth else (best_expected[contacted], best_observed[contacted])
+            )
             cost = contacted * price.cost_per_contact
             rows.append(
                 {
@@ -140,9 +180,9 @@ def scenario_table(
                     "max_contacts": budget.max_contacts,
                     "budget_mu": budget.budget_mu,
                     "contacted": contacted,
-                    "expected_acceptances": expected[contacted],
-                    "expected_profit": expected[contacted] * price.revenue_per_response - cost,
-                    "observed_profit": np.nan if observed is None else observed[contacted] * price.revenue_per_response - cost,
+                    "expected_acceptances": expected,
+                    "expected_profit": expected * price.revenue_per_response - cost,
+                    "observed_profit": observed * price.revenue_per_response - cost if summary.labelled else np.nan,
                 }
             )
     table = pd.DataFrame(rows)

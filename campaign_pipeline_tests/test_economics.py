@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from campaign_pipeline.economics import CampaignPrices, RunPrices, contact_everyone, price_run, resolve_prices
+from campaign_pipeline.economics import Budget, CampaignPrices, RunPrices, ScoreSummary, budget_depth, contact_everyone, price_run
+from campaign_pipeline.economics import resolve_prices, scenario_table
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.transforms.buckets import count_by
 
@@ -120,3 +121,27 @@ def test_run_prices_round_trip_through_their_one_row_table():
     unlabelled = price_run(received.drop(columns=["Response"]), cost_override=2.0)
     assert unlabelled.baseline_as_received is None and unlabelled.prices.cost_per_contact == 2.0
     assert RunPrices.from_frame(unlabelled.to_frame()) == unlabelled
+
+
+def test_scenarios_from_bucket_summaries_equal_the_brute_force_campaign():
+    rng = np.random.default_rng(11)
+    lines = rng.permutation(np.arange(2, 3002))
+    scores = pd.DataFrame(
+        {"response_probability": rng.random(3000).round(2), "Response": rng.integers(0, 2, 3000)}, index=lines
+    )  # rounded: many ties, which a budget breaks by file line
+    grid = [CampaignPrices(3, 11), CampaignPrices(1.5, 11), CampaignPrices(6, 16.5)]
+    budgets = [Budget(), Budget(max_contacts=100), Budget(max_contacts=5000), Budget(budget_mu=301.0)]
+    depth = budget_depth(grid, budgets)
+    parts = [ScoreSummary.of(scores.iloc[k::3], grid, depth) for k in range(3)]
+    table = scenario_table(ScoreSummary.combined(parts, depth), grid, budgets)
+    ranked = scores.sort_index().sort_values("response_probability", ascending=False, kind="stable")
+    for row in table.itertuples():
+        price = CampaignPrices(row.cost_per_contact, row.revenue_per_response)
+        budget = Budget(None if pd.isna(row.max_contacts) else int(row.max_contacts), None if pd.isna(row.budget_mu) else row.budget_mu)
+        worth = ranked[price.worth_contacting(ranked["response_probability"])]
+        chosen = worth.head(budget.limit(price)) if budget.limit(price) is not None else worth
+        assert row.contacted == len(chosen)
+        assert row.expected_acceptances == pytest.approx(chosen["response_probability"].sum())
+        assert row.observed_profit == pytest.approx(price.outcome_of_counts(len(chosen), int(chosen["Response"].sum()))["profit"])
+    unlabelled = ScoreSummary.of(scores.assign(Response=np.nan), grid, depth)
+    assert scenario_table(unlabelled, grid, budgets)["observed_profit"].isna().all()

@@ -57,9 +57,10 @@ def keep_last_good_model(context: AssetExecutionContext, error: InputDataError, 
     )
 
 
-def counted_in(columns: list[str] | tuple[str, ...]) -> AssetIn:
-    """An input that a reduction counts by ``columns`` (``buckets.count_by``): the buckets,
-    read a bucket and those columns at a time, or one frame of those columns."""
+def reduced_in(columns: list[str] | tuple[str, ...]) -> AssetIn:
+    """An input that a reduction adds up bucket by bucket (``buckets.count_by``,
+    ``buckets.frames_of``): the buckets, read one bucket's ``columns`` at a time, or, in
+    the unpartitioned graph, one frame of those columns."""
     return AssetIn(metadata={COLUMNS: list(columns), LAZY_BUCKETS: True})
 
 

@@ -4,7 +4,7 @@ and the segmentation report that ties the numbers and charts together for a mark
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, columns_in, counted_in
+from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, columns_in, reduced_in
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices, contact_everyone
 from campaign_pipeline.errors import require_column
@@ -91,7 +91,7 @@ def cluster_profiles(clustered_customers, scaled_customers, segmentation_model: 
     )
 
 
-@asset(**DOMAIN, kinds={"markdown"}, ins={"scored_customers": counted_in([RESPONSE])})
+@asset(**DOMAIN, kinds={"markdown"}, ins={"scored_customers": reduced_in([RESPONSE])})
 def segmentation_report(
     conversion_analysis: pd.DataFrame,
     cluster_profiles: pd.DataFrame,

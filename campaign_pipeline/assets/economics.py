@@ -3,7 +3,7 @@
 import pandas as pd
 from dagster import MaterializeResult, asset
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS, counted_in
+from campaign_pipeline.assets import MARKETING_ANALYTICS, reduced_in
 from campaign_pipeline.metadata import rounded
 from campaign_pipeline.resources import CampaignEconomics
 from campaign_pipeline.schemas import COST_COLUMN, RESPONSE, REVENUE_COLUMN
@@ -14,7 +14,7 @@ PRICING_COLUMNS = [RESPONSE, COST_COLUMN, REVENUE_COLUMN]
 DOMAIN = {"group_name": "economics", "owners": [MARKETING_ANALYTICS]}  # every asset of this module
 
 
-@asset(**DOMAIN, kinds={"pandas", "parquet"}, ins={"raw_customers": counted_in(PRICING_COLUMNS)})
+@asset(**DOMAIN, kinds={"pandas", "parquet"}, ins={"raw_customers": reduced_in(PRICING_COLUMNS)})
 def campaign_prices(raw_customers, campaign_economics: CampaignEconomics) -> MaterializeResult[pd.DataFrame]:
     """Cost per contact and revenue per response (MU) for this run: the file's constant
     ``Z_CostContact``/``Z_Revenue`` unless the ``campaign_economics`` resource overrides

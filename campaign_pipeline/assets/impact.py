@@ -6,11 +6,12 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, columns_in
+from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, reduced_in
 from campaign_pipeline.contracts import dataset_contract, require_contract, validated
-from campaign_pipeline.economics import Budget, CampaignPrices, RunPrices, contact_everyone, scenario_table
+from campaign_pipeline.economics import Budget, CampaignPrices, RunPrices, ScoreSummary, budget_depth, contact_everyone
+from campaign_pipeline.economics import scenario_table
 from campaign_pipeline.metadata import chart, rounded, table
-from campaign_pipeline.transforms.buckets import count_by
+from campaign_pipeline.transforms.buckets import count_by, frames_of
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE, CampaignScenarios, ContactList, RetargetingImpact
 from campaign_pipeline.transforms.charts import impact_chart, scenario_chart
@@ -46,6 +47,7 @@ IMPACT_COLUMNS_SHOWN = [
 
 IMPACT = "impact"
 DOMAIN = {"group_name": IMPACT, "owners": [MARKETING_ANALYTICS]}  # every asset of this module
+SCENARIO_SCORES = ["response_probability", RESPONSE]
 
 
 @asset(
@@ -142,27 +144,29 @@ class ScenarioConfig(Config):
 @asset(
     **DOMAIN,
     kinds={"pandas", "parquet", "matplotlib"},
-    ins={"scored_customers": columns_in(["response_probability", RESPONSE])},
+    ins={"scored_customers": reduced_in(SCENARIO_SCORES)},
     **dataset_contract("campaign_scenarios", CampaignScenarios),
 )
 def campaign_scenarios(
-    context: AssetExecutionContext, config: ScenarioConfig, scored_customers: pd.DataFrame, campaign_prices: pd.DataFrame,
+    context: AssetExecutionContext, config: ScenarioConfig, scored_customers, campaign_prices: pd.DataFrame,
     output_files: OutputFiles,
 ):  # fmt: skip
     """What-if and budget without refitting: the break-even campaign (best expected profits
     first, within the budget) at every cost per contact x revenue per response x budget of
     the configured grid, on the customers' honest scores: customers contacted, expected
     acceptances, expected profit and, on a labelled file, the observed profit of those
-    contacts. The row at the run's own prices and no budget is the main result. Cheap:
-    one sort of the scores, then prefix sums."""
+    contacts. The row at the run's own prices and no budget is the main result. Reduced
+    bucket by bucket (``economics.ScoreSummary``): sums per price, and the few best scores
+    a budget can reach."""
     run = RunPrices.from_frame(campaign_prices)
     costs = config.costs_per_contact or [run.prices.cost_per_contact * factor for factor in (0.5, 1, 1.5, 2)]
     revenues = config.revenues_per_response or [run.prices.revenue_per_response * factor for factor in (0.75, 1, 1.5)]
     grid = [CampaignPrices(cost, revenue) for cost in sorted({*costs, run.prices.cost_per_contact})
             for revenue in sorted({*revenues, run.prices.revenue_per_response})]  # fmt: skip
     budgets = [Budget(), *(Budget(max_contacts=n) for n in config.max_contacts), *(Budget(budget_mu=b) for b in config.budgets_mu)]
-    response = scored_customers[RESPONSE].to_numpy() if scored_customers[RESPONSE].notna().all() else None
-    scenarios = scenario_table(scored_customers["response_probability"].to_numpy(), response, grid, budgets)
+    depth = budget_depth(grid, budgets)
+    summaries = [ScoreSummary.of(scores, grid, depth) for scores in frames_of(scored_customers, SCENARIO_SCORES)]
+    scenarios = scenario_table(ScoreSummary.combined(summaries, depth), grid, budgets)
     main = scenarios[
         scenarios["cost_per_contact"].eq(run.prices.cost_per_contact)
         & scenarios["revenue_per_response"].eq(run.prices.revenue_per_response)
