@@ -33,6 +33,15 @@ def read_buckets(data_dir: Path, name: str) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(part) for part in parts]).sort_index(kind="stable")
 
 
+def copy_of_clean_run(source: Path, target: Path) -> dict[str, str]:
+    """Every file of the clean run in ``source`` copied under ``target``; their checksums."""
+    before = checksums(source)
+    for relative in before:
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        (target / relative).write_bytes((source / relative).read_bytes())
+    return before
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -139,14 +148,9 @@ def test_copies_of_a_customer_share_a_bucket(both_shapes):
 
 
 def test_a_rerun_of_one_bucket_is_byte_identical(both_shapes, customer_file, tmp_path):
-    _, split = both_shapes
-    before = checksums(split)
     rerun = tmp_path / "rerun"
     # A copy of the clean run's files in which bucket 01 of every per-customer dataset is lost.
-    for relative in before:
-        target = rerun / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((split / relative).read_bytes())
+    before = copy_of_clean_run(both_shapes[1], rerun)
     lost = bucket_keys(BUCKETS)[1]
     for name in PER_CUSTOMER_ASSETS:
         (rerun / name / f"{lost}.parquet").unlink()
@@ -201,12 +205,8 @@ FAILING_THEN_RESUMED = textwrap.dedent(
 
 
 def test_a_rerun_from_failure_recomputes_only_the_buckets_that_failed(both_shapes, customer_file, tmp_path):
-    _, split = both_shapes
-    before = checksums(split)
     data_dir = tmp_path / "data"
-    for relative in before:
-        (data_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-        (data_dir / relative).write_bytes((split / relative).read_bytes())
+    before = copy_of_clean_run(both_shapes[1], data_dir)
     keys = bucket_keys(BUCKETS)
     failing = keys[1]
     home = persistent_home(tmp_path / "home")
@@ -308,12 +308,8 @@ KILLED_IN_A_BUCKET = textwrap.dedent(
 
 
 def test_a_step_killed_inside_a_bucket_leaves_every_bucket_file_whole(both_shapes, customer_file, tmp_path):
-    _, split = both_shapes
-    before = checksums(split)
     data_dir = tmp_path / "data"
-    for relative in before:
-        (data_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-        (data_dir / relative).write_bytes((split / relative).read_bytes())
+    before = copy_of_clean_run(both_shapes[1], data_dir)
     killed = bucket_keys(BUCKETS)[1]
     run = subprocess.Popen(
         [sys.executable, "-c", KILLED_IN_A_BUCKET, str(data_dir), str(customer_file), killed, str(BUCKETS)],

@@ -18,7 +18,7 @@ import pytest
 from campaign_pipeline.io_managers import DirectoryLock
 from campaign_pipeline.sources.synthetic import generate_customers, write_customers_csv
 from campaign_pipeline.sources.reading import read_customers
-from campaign_pipeline_tests.harness import checksums, materialize_all
+from campaign_pipeline_tests.harness import checksums, materialize_all, persistent_home
 
 SMALL = 400
 
@@ -194,7 +194,9 @@ def test_two_overlapping_nightly_runs_do_not_interleave(trained, good_frame, tmp
     subprocess.run(["cp", "-r", str(trained), str(data_dir)], check=True)
     csv = tmp_path / "good.csv"
     write_customers_csv(good_frame, csv)
-    env = {**os.environ, "CAMPAIGN_RAW_CSV": str(csv), "CAMPAIGN_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(tmp_path)}
+    # The instance's databases exist before the runs start: two runs creating them at once race.
+    home = persistent_home(tmp_path / "home")
+    env = {**os.environ, "CAMPAIGN_RAW_CSV": str(csv), "CAMPAIGN_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home)}
     command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-j", "nightly_rescore",
                "-m", "campaign_pipeline.definitions"]  # fmt: skip
     # Hold the lock as a third writer would, so that both runs must start while it is held.
