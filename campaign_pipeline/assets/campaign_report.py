@@ -11,8 +11,9 @@ from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms import charts
 from campaign_pipeline.transforms.actions import action_evidence
-from campaign_pipeline.transforms.buckets import ROWS, columns_of, count_by, stable_sample
-from campaign_pipeline.transforms.campaign import INTERVAL_SEED, calibration_table, campaign_figures, why_not_evaluable
+from campaign_pipeline.transforms.buckets import ROWS, count_by, stable_sample
+from campaign_pipeline.transforms.campaign import INTERVAL_SEED, calibration_table, campaign_figures, evaluation_counts
+from campaign_pipeline.transforms.campaign import evaluation_sample, why_not_evaluable
 from campaign_pipeline.transforms.campaign_report import Chart, Section, holdout_size, render_html, render_markdown, why_this_k
 from campaign_pipeline.transforms.impact import channel_summary, contact_list, recommendation_rationale
 from campaign_pipeline.transforms.lookalike import LookalikeModel
@@ -69,20 +70,24 @@ def campaign_report(
     seed 2's; the recommendations with their evidence; the contact-list and prospect
     summaries; and the caveats, with a randomised hold-out sized for the next campaign.
 
-    Reads the customers one bucket at a time: the scores' few columns of everyone, and a
-    stable sample of customers (all of them up to 100,000) for the responder profile and
-    the recommendations' evidence."""
+    Reads the customers one bucket at a time, as partial aggregates: counts for every
+    total, the evaluation's stable sample of scores (all of them up to 20,000) for the
+    intervals and curves, and a stable sample of customers and their scores (all of them
+    up to 100,000) for the responder profile and the recommendations' evidence."""
     run = RunPrices.from_frame(campaign_prices)
-    scores = columns_of(scored_customers, REPORTED_SCORES)
+    counts = evaluation_counts(scored_customers)
+    sample = evaluation_sample(scored_customers) if why_not_evaluable(counts) is None else None
+    figures = campaign_figures(counts, sample, response_model, run) if sample is not None else None
+    # The responder profile and the recommendations' evidence: the same stable sample of
+    # customers and of their scores.
     customers = stable_sample(clustered_customers, RESPONDER_SAMPLE, INTERVAL_SEED, stratify=RESPONSE)
-    evaluable = why_not_evaluable(scores) is None
-    figures = campaign_figures(scores, response_model, run) if evaluable else None
+    scores = stable_sample(scored_customers, RESPONDER_SAMPLE, INTERVAL_SEED, stratify=RESPONSE, columns=REPORTED_SCORES)
     sections = [
         _data_section(count_by(customer_dispositions, ["disposition", "reason"])),
         _conversion_section(conversion_analysis),
         _segments_section(segmentation_model, scaled_customers, clustered_customers, cluster_profiles),
-        _model_section(response_model, scores, run, figures),
-        _campaign_section(retargeting_impact, scores, run, figures),
+        _model_section(response_model, sample, run, figures),
+        _campaign_section(retargeting_impact, sample, run, figures),
         _scenarios_section(campaign_scenarios),
         _responders_section(customers, run),
         _recommendations_section(customers, scores, lookalike_model),
@@ -155,7 +160,7 @@ def _interval(figures: dict, name: str, spec: str) -> str:
     return f"{format(figures[name], spec)} (95% interval {format(low, spec)} to {format(high, spec)})"
 
 
-def _model_section(model: ResponseModel, scored: pd.DataFrame, run: RunPrices, figures: dict | None) -> Section:
+def _model_section(model: ResponseModel, sample: pd.DataFrame | None, run: RunPrices, figures: dict | None) -> Section:
     section = Section("The response model", tables=[("Candidates, out of fold", model.comparison)])
     if figures is None:
         section.paragraphs.append("The campaign cannot be evaluated on this file (no observed Response of both kinds): the model's figures are those of its last training.")
@@ -166,13 +171,13 @@ def _model_section(model: ResponseModel, scored: pd.DataFrame, run: RunPrices, f
         f"{figures['cv_brier']:.3f}. Every score below is honest: out of fold for the customers the model was "
         "trained on, out of sample for the rest."
     )
-    y, probability = scored[RESPONSE].to_numpy().astype(int), scored["response_probability"].to_numpy()
+    y, probability = sample[RESPONSE].to_numpy().astype(int), sample["response_probability"].to_numpy()
     section.charts.append(Chart("Calibration of the honest scores", "calibration.png",
                                 charts.calibration_chart(calibration_table(y, probability), run.prices.break_even_probability)))  # fmt: skip
     return section
 
 
-def _campaign_section(impact: pd.DataFrame, scored: pd.DataFrame, run: RunPrices, figures: dict | None) -> Section:
+def _campaign_section(impact: pd.DataFrame, sample: pd.DataFrame | None, run: RunPrices, figures: dict | None) -> Section:
     section = Section("The campaign against like-for-like baselines", [recommendation_rationale(impact)])
     section.tables.append(("Per cluster (targeted profit with its 95% interval)",
                            impact[["cluster", "name", "customers", "response_rate", "expected_profit", "targeted_customers",
@@ -187,10 +192,11 @@ def _campaign_section(impact: pd.DataFrame, scored: pd.DataFrame, run: RunPrices
             f"({figures['baseline_lines_as_received']:,} lines, copies included): {figures['baseline_profit_as_received']:,.0f} MU. "
             + figures["goal_statement"]
         )
-        y, probability = scored[RESPONSE].to_numpy().astype(int), scored["response_probability"].to_numpy()
-        curve = profit_curve(y, probability, run.prices)
+        y, probability = sample[RESPONSE].to_numpy().astype(int), sample["response_probability"].to_numpy()
+        customers = figures["evaluated_customers"]
+        curve = profit_curve(y, probability, run.prices, customers=customers)
         section.charts.append(Chart("Profit by share of customers contacted", "profit_curve.png",
-                                    charts.profit_curve_chart(curve, figures["contacted"] / len(y), figures["campaign_profit"])))  # fmt: skip
+                                    charts.profit_curve_chart(curve, figures["contacted"] / customers, figures["campaign_profit"])))  # fmt: skip
     return section
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, columns_in, for_each_bucket, keep_last_good_model
+from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, for_each_bucket, keep_last_good_model, reduced_in
 from campaign_pipeline.assets import settings_from
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices
@@ -18,7 +18,8 @@ from campaign_pipeline.io_managers import Buckets
 from campaign_pipeline.transforms.buckets import stable_sample
 from campaign_pipeline.transforms.charts import profit_curve_chart
 from campaign_pipeline.transforms.impact import score_customers
-from campaign_pipeline.transforms.campaign import INTERVAL_SEED, campaign_figures, why_not_evaluable
+from campaign_pipeline.transforms.campaign import EVALUATED_SCORES, INTERVAL_SEED, campaign_figures, evaluation_counts
+from campaign_pipeline.transforms.campaign import evaluation_sample, why_not_evaluable
 from campaign_pipeline.transforms.response import ModelSettings, ResponseModel, fit_response_model
 from campaign_pipeline.transforms.response import RESPONDER_SAMPLE, frame_sha256, holdout_importance, profit_curve
 from campaign_pipeline.transforms.response import responder_rules
@@ -128,13 +129,13 @@ def scored_customers(
     **DOMAIN,
     kinds={"pandas", "matplotlib"},
     ins={
-        "scored_customers": columns_in(["response_probability", "expected_profit", "contact", RESPONSE]),
+        "scored_customers": reduced_in(EVALUATED_SCORES),
         **bucket_ins("clustered_customers"),
     },
 )
 def campaign_evaluation(
     context: AssetExecutionContext,
-    scored_customers: pd.DataFrame,
+    scored_customers,
     clustered_customers,
     response_model: ResponseModel,
     campaign_prices: pd.DataFrame,
@@ -145,23 +146,27 @@ def campaign_evaluation(
     observed profit is ``campaign_profit``) beside contacting everyone among the same
     customers and every line of the file as received, with seeded bootstrap 95%
     intervals, the profit curve and the responder profile against the seed's. On an
-    unlabelled file it says why there is nothing to evaluate and leaves the file as it was."""
+    unlabelled file it says why there is nothing to evaluate and leaves the file as it was.
+    Reduced bucket by bucket: totals from counts by contact and ``Response``, intervals and
+    the curve from a stable sample of the scores (``transforms.campaign``)."""
     run = RunPrices.from_frame(campaign_prices)
-    reason = why_not_evaluable(scored_customers)
+    counts = evaluation_counts(scored_customers)
+    reason = why_not_evaluable(counts)
     if reason is not None:
         context.log.info(f"The campaign is not evaluated: {reason}; reports/response_model.json is left as it was.")
         return MaterializeResult(metadata={"campaign_evaluated": f"no: {reason}"})
+    sample = evaluation_sample(scored_customers)
     return MaterializeResult(
-        metadata=_campaign_report(context, scored_customers, clustered_customers, response_model, run, output_files)
+        metadata=_campaign_report(context, counts, sample, clustered_customers, response_model, run, output_files)
     )
 
 
-def _campaign_report(context, scored, customers, model: ResponseModel, run: RunPrices, output_files) -> dict:
+def _campaign_report(context, counts, sample, customers, model: ResponseModel, run: RunPrices, output_files) -> dict:
     """The campaign the contact rule runs on these honest scores, written to
     ``reports/response_model.json``; its figures, as metadata."""
-    summary = campaign_figures(scored, model, run)
-    y, probability = scored[RESPONSE].to_numpy().astype(int), scored["response_probability"].to_numpy()
-    curve = profit_curve(y, probability, run.prices)
+    summary = campaign_figures(counts, sample, model, run)
+    y, probability = sample[RESPONSE].to_numpy().astype(int), sample["response_probability"].to_numpy()
+    curve = profit_curve(y, probability, run.prices, customers=summary["evaluated_customers"])
     # The responder tree grows on a stable sample (all customers up to RESPONDER_SAMPLE).
     grown_on = stable_sample(customers, RESPONDER_SAMPLE, INTERVAL_SEED, stratify=RESPONSE)
     rules = responder_rules(grown_on, run.prices.break_even_probability, INTERVAL_SEED, sample=RESPONDER_SAMPLE)
@@ -173,7 +178,7 @@ def _campaign_report(context, scored, customers, model: ResponseModel, run: RunP
         **chart(
             output_files,
             "profit_curve.png",
-            profit_curve_chart(curve, summary["contacted"] / len(y), summary["campaign_profit"]),
+            profit_curve_chart(curve, summary["contacted"] / summary["evaluated_customers"], summary["campaign_profit"]),
             "profit curve",
         ),
     }

@@ -126,23 +126,36 @@ def count_by(data: "pd.DataFrame | FrameSource", columns: list[str]) -> pd.DataF
 
 
 def _quotas(class_counts: Mapping[object, int], size: int) -> dict[object, int]:
-    """Rows to draw per class: ``size`` split in proportion to the class counts."""
+    """Rows to draw per class: ``size`` split in proportion to the class counts, at least one."""
     total = sum(class_counts.values())
-    return {label: round(size * count / total) for label, count in sorted(class_counts.items())}
+    return {label: max(1, round(size * count / total)) for label, count in sorted(class_counts.items())}
+
+
+def _labels(frame: pd.DataFrame, strata: list[str]) -> object:
+    """Each row's class: its value of the one stratum column, or its values of several
+    joined into one text (a scalar, so that classes compare and sort)."""
+    present = [column for column in strata if column in frame.columns]
+    if not present:
+        return 0
+    labels = frame[present[0]]
+    for column in present[1:]:
+        labels = labels.astype(str) + "|" + frame[column].astype(str)
+    return labels.to_numpy()
 
 
 def stable_sample(
     data: "pd.DataFrame | FrameSource",
     size: int,
     seed: int,
-    stratify: str | None = None,
+    stratify: str | list[str] | None = None,
     columns: list[str] | None = None,
 ) -> pd.DataFrame:
     """The rows of ``data`` (a frame indexed by file line, or its buckets) whose line hash
-    is smallest: ``size`` of them, in each class of ``stratify`` in proportion (every row
-    when there are no more), with ``columns`` (all by default). Sorted by line. Reads one
-    bucket at a time."""
-    labels = [stratify] if stratify else ["ID"]  # a column, so that Parquet restores the line index
+    is smallest: ``size`` of them, in each class of ``stratify`` (a column, or the
+    combinations of several) in proportion, at least one of each (every row when there are
+    no more), with ``columns`` (all by default). Sorted by line. Reads one bucket at a time."""
+    strata = [stratify] if isinstance(stratify, str) else list(stratify or [])
+    labels = strata or ["ID"]  # a column, so that Parquet restores the line index
     counts: dict[object, int] = {}
     candidates: list[pd.DataFrame] = []
     for frame in frames_of(data, labels):
@@ -150,7 +163,7 @@ def stable_sample(
             continue
         keys = pd.DataFrame(
             {"line": frame.index.to_numpy(), "order": line_hash(frame.index.to_numpy(), seed),
-             "label": frame[stratify].to_numpy() if stratify in frame.columns else 0}  # fmt: skip
+             "label": _labels(frame, strata)}  # fmt: skip
         )
         for label, count in keys["label"].value_counts().items():
             counts[label] = counts.get(label, 0) + int(count)

@@ -1,42 +1,71 @@
 """The campaign the contact rule runs on honest scores, in figures: what it contacts and
 earns, beside contacting everyone among the same customers and every line of the file as
 received, with seeded bootstrap 95% intervals. One function, so the JSON report, the asset
-metadata and the campaign report can never disagree."""
+metadata and the campaign report can never disagree.
+
+The figures are reduced bucket by bucket: counts of the customers by ``contact`` and
+``Response`` give every total, and a stable sample of the scores (every customer up to
+``EVALUATION_SAMPLE``) gives the intervals and the curves."""
 
 import numpy as np
 import pandas as pd
 
 from campaign_pipeline.economics import RunPrices, contact_everyone
 from campaign_pipeline.schemas import RESPONSE
+from campaign_pipeline.transforms.buckets import ROWS, FrameSource, count_by, stable_sample
 from campaign_pipeline.transforms.response import ResponseModel, business_goals
 from campaign_pipeline.transforms.uncertainty import bootstrap_intervals, ranking_intervals
 
 # Seed of every bootstrap behind a reported interval.
 INTERVAL_SEED = 0
+# Scores the intervals and the curves are drawn from: every customer up to this many.
+EVALUATION_SAMPLE = 20_000
+EVALUATED_SCORES = ["response_probability", "contact", RESPONSE]
+EVALUATION_COUNTS = ["contact", RESPONSE]
 
 
-def why_not_evaluable(scored: pd.DataFrame) -> str | None:
-    """Why the campaign on ``scored`` cannot be evaluated (None when it can): observed
-    outcomes of both kinds are needed for ROC-AUC, PR-AUC and their intervals."""
-    if RESPONSE not in scored.columns or scored[RESPONSE].isna().any():
+def evaluation_counts(scored: "pd.DataFrame | FrameSource") -> pd.DataFrame:
+    """The scored customers counted by ``contact`` and ``Response`` (``buckets.count_by``)."""
+    return count_by(scored, EVALUATION_COUNTS)
+
+
+def evaluation_sample(scored: "pd.DataFrame | FrameSource") -> pd.DataFrame:
+    """The stable sample of the scores the intervals and curves use: every customer up to
+    ``EVALUATION_SAMPLE``, else that many, in proportion by ``Response`` and ``contact``."""
+    return stable_sample(scored, EVALUATION_SAMPLE, INTERVAL_SEED, stratify=EVALUATION_COUNTS, columns=EVALUATED_SCORES)
+
+
+def why_not_evaluable(counts: pd.DataFrame) -> str | None:
+    """Why the campaign cannot be evaluated (None when it can), from the customers or their
+    counts by ``Response``: observed outcomes of both kinds are needed for ROC-AUC, PR-AUC
+    and their intervals."""
+    if RESPONSE not in counts.columns or counts[RESPONSE].isna().any():
         return "this file has no observed Response"
-    if scored[RESPONSE].nunique() < 2:
-        return f"every customer in this file has Response {int(scored[RESPONSE].iloc[0])}"
+    if counts[RESPONSE].nunique() < 2:
+        return f"every customer in this file has Response {int(counts[RESPONSE].iloc[0])}"
     return None
 
 
-def campaign_figures(scored: pd.DataFrame, model: ResponseModel, run: RunPrices) -> dict:
-    """Figures of the campaign that ``scored`` (labelled, with ``response_probability`` and
-    ``contact``) describes, and of the model behind it."""
-    prices, y = run.prices, scored[RESPONSE].to_numpy().astype(int)
-    probability, contacted = scored["response_probability"].to_numpy(), scored["contact"].to_numpy()
-    campaign = prices.outcome(contacted, y.astype(bool))
-    same_customers = contact_everyone(scored, prices)
+def campaign_outcome(counts: pd.DataFrame, run: RunPrices) -> dict:
+    """The observed result of the contacts, from ``evaluation_counts``."""
+    contacted = counts[counts["contact"].astype(bool)]
+    return run.prices.outcome_of_counts(int(contacted[ROWS].sum()), int(contacted.loc[contacted[RESPONSE].eq(1), ROWS].sum()))
+
+
+def campaign_figures(counts: pd.DataFrame, sample: pd.DataFrame, model: ResponseModel, run: RunPrices) -> dict:
+    """Figures of the campaign whose labelled customers ``counts`` (``evaluation_counts``)
+    and ``sample`` (``evaluation_sample``) describe, and of the model behind it."""
+    prices, customers = run.prices, int(counts[ROWS].sum())
+    campaign = campaign_outcome(counts, run)
+    same_customers = contact_everyone(counts, prices)
     as_received = run.baseline_as_received
     goals = business_goals(campaign["response_rate"], same_customers["response_rate"])
     oof_y, oof_probability = model.oof[RESPONSE].to_numpy(), model.oof["oof_probability"].to_numpy()
     ranking = ranking_intervals(oof_y, oof_probability, random_state=INTERVAL_SEED)
-    money = bootstrap_intervals(y, probability, prices, random_state=INTERVAL_SEED, contacted=contacted)
+    money = bootstrap_intervals(
+        sample[RESPONSE].to_numpy().astype(int), sample["response_probability"].to_numpy(), prices,
+        random_state=INTERVAL_SEED, contacted=sample["contact"].to_numpy(), population=(customers, campaign),
+    )  # fmt: skip
     metrics = model.metrics
     return {
         "model": model.name,
@@ -58,7 +87,7 @@ def campaign_figures(scored: pd.DataFrame, model: ResponseModel, run: RunPrices)
         "campaign_revenue": campaign["revenue"],
         "campaign_profit": campaign["profit"],
         "campaign_profit_interval": money["campaign_profit_interval"],
-        "evaluated_customers": len(y),
+        "evaluated_customers": customers,
         "baseline_profit_same_customers": same_customers["profit"],
         "baseline_response_rate_same_customers": same_customers["response_rate"],
         "baseline_profit_as_received": as_received["profit"] if as_received else None,

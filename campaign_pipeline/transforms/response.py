@@ -113,16 +113,20 @@ def top_decile_lift(y: np.ndarray, probability: np.ndarray) -> float:
     return float(y[top].mean() / y.mean()) if y.mean() > 0 else float("nan")
 
 
-def profit_curve(y: np.ndarray, probability: np.ndarray, prices: CampaignPrices, points: int = 50) -> pd.DataFrame:
-    """Profit of contacting the top share of customers by score, for shares 0..100%."""
+def profit_curve(
+    y: np.ndarray, probability: np.ndarray, prices: CampaignPrices, points: int = 50, customers: int | None = None
+) -> pd.DataFrame:
+    """Profit of contacting the top share of customers by score, for shares 0..100%; when
+    ``y`` and ``probability`` are a sample of ``customers``, scaled up to them."""
     order = np.argsort(-probability, kind="stable")
     cumulative_responders = np.concatenate([[0], np.cumsum(y[order])])
     counts = np.unique(np.linspace(0, len(y), points + 1).round().astype(int))
+    scale = 1 if customers is None else customers / len(y)
     return pd.DataFrame(
         {
             "contact_share": counts / len(y),
-            "contacted": counts,
-            "profit": cumulative_responders[counts] * prices.revenue_per_response - counts * prices.cost_per_contact,
+            "contacted": counts * scale,
+            "profit": (cumulative_responders[counts] * prices.revenue_per_response - counts * prices.cost_per_contact) * scale,
         }
     )
 

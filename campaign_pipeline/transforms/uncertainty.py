@@ -84,6 +84,7 @@ def bootstrap_intervals(
     random_state: int = 0,
     level: float = 0.95,
     contacted: np.ndarray | None = None,
+    population: tuple[int, dict] | None = None,
 ) -> BootstrapIntervals:
     """Seeded percentile-bootstrap intervals (``level``, 95% by default) of the figures of
     ``response.evaluate``, for the evaluated customers' observed ``y`` and honest
@@ -97,6 +98,10 @@ def bootstrap_intervals(
       observed profit of contacting them; ``[0, 0]`` when nobody is contacted.
 
     ``contacted`` overrides who is contacted (the break-even rule within a budget, say).
+    ``population``: when ``y``, ``probability`` and ``contacted`` are a fixed sample of the
+    evaluated customers (``campaign.evaluation_sample``), their number and the
+    ``prices.outcome`` of the whole campaign; the money intervals are then placed around the
+    whole campaign's figures, and the ranking figures are the sample's.
 
     Deterministic: the draws come from ``np.random.default_rng(random_state)`` (and the fixed
     sample above ``sample`` rows from the same seed), so the same inputs give the same
@@ -127,11 +132,10 @@ def bootstrap_intervals(
             f"bootstrap intervals need both responders and non-responders: all {len(y)} evaluated "
             f"customers have Response = {int(y[0])}, so ROC-AUC and PR-AUC are undefined"
         )
-    n = len(y)
     if contacted is None:
         contacted = prices.worth_contacting(probability)
     contacted = np.asarray(contacted, dtype=bool)
-    outcome = prices.outcome(contacted, y.astype(bool))
+    n, outcome = population if population is not None else (len(y), prices.outcome(contacted, y.astype(bool)))
     points = {
         "cv_roc_auc_interval": float(roc_auc_score(y, probability)),
         "cv_pr_auc_interval": float(average_precision_score(y, probability)),
