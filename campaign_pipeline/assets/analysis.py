@@ -4,7 +4,7 @@ and the segmentation report that ties the numbers and charts together for a mark
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, columns_in, reduced_in
+from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, reduced_in
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices, contact_everyone
 from campaign_pipeline.errors import require_column
@@ -16,7 +16,8 @@ from campaign_pipeline.transforms.charts import pca_scatter_chart, segment_rates
 from campaign_pipeline.transforms.profiles import profile_table
 from campaign_pipeline.transforms.markdown import segmentation_report_markdown
 from campaign_pipeline.transforms.segmentation import SegmentationModel, scatter_points
-from campaign_pipeline.transforms.statistics import DIMENSIONS, conversion_analysis as analyse_conversion
+from campaign_pipeline.transforms.statistics import COUNTED, DIMENSIONS, conversion_counts
+from campaign_pipeline.transforms.statistics import conversion_analysis as analyse_conversion
 
 ANALYSIS = "analysis"
 DOMAIN = {"group_name": ANALYSIS, "owners": [MARKETING_ANALYTICS]}  # every asset of this module
@@ -25,25 +26,25 @@ DOMAIN = {"group_name": ANALYSIS, "owners": [MARKETING_ANALYTICS]}  # every asse
 @asset(
     **DOMAIN,
     kinds={"pandas", "scipy", "matplotlib"},
-    ins={"engineered_customers": columns_in([RESPONSE, "total_interactions", "conversion_rate", *DIMENSIONS])},
+    ins={"engineered_customers": reduced_in([*COUNTED, *DIMENSIONS])},
     **dataset_contract("conversion_analysis", ConversionAnalysis),
 )
-def conversion_analysis(
-    context: AssetExecutionContext, engineered_customers: pd.DataFrame, output_files: OutputFiles
-):
+def conversion_analysis(context: AssetExecutionContext, engineered_customers, output_files: OutputFiles):
     """Response by age group, recency segment, preferred channel, loyalty score and family
     size: customers, responders, response rate and conversion rate (responses per
     interaction) with 95% Wilson intervals. Per dimension: chi-square of Response with
     groups whose expected counts are below 5 merged (and the merge reported), Cramér's V,
-    Kruskal-Wallis on conversion rate, and a one-sentence conclusion at α = 0.05."""
+    Kruskal-Wallis on conversion rate, and a one-sentence conclusion at α = 0.05. Reduced
+    bucket by bucket from counts of the customers (``statistics.conversion_counts``)."""
+    counts = conversion_counts(engineered_customers)
     require_column(
-        engineered_customers,
+        counts["age_group"],
         RESPONSE,
         "conversion cannot be analysed without the observed response",
         source="engineered_customers",
         expected="a customer file with Response to analyse; scoring-only files skip this asset",
     )
-    rates = analyse_conversion(engineered_customers)
+    rates = analyse_conversion(counts)
     age = rates[rates["dimension"].eq("age_group")].iloc[0]
     context.log.info(age["conclusion"])
     conclusions = rates.groupby("dimension", sort=False)["conclusion"].first()

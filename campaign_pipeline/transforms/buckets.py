@@ -121,14 +121,15 @@ def count_by(data: "pd.DataFrame | FrameSource", columns: list[str]) -> pd.DataF
             partials.append(pd.Series([len(frame)], name=ROWS))
     if not present:
         return pd.DataFrame({ROWS: [int(sum(int(partial.sum()) for partial in partials))]})
-    counts = pd.concat(partials).groupby(level=list(range(len(present))), dropna=False, sort=True).sum()
-    return counts.reset_index().astype({ROWS: "int64"})
+    counts = pd.concat(partials).groupby(level=list(range(len(present))), dropna=False, sort=True, observed=True).sum()
+    return counts[counts > 0].reset_index().astype({ROWS: "int64"})  # no unobserved categories
 
 
-def _quotas(class_counts: Mapping[object, int], size: int) -> dict[object, int]:
-    """Rows to draw per class: ``size`` split in proportion to the class counts, at least one."""
+def _quotas(class_counts: Mapping[object, int], size: int, floor: int) -> dict[object, int]:
+    """Rows to draw per class: ``size`` split in proportion to the class counts, at least
+    ``floor`` (or the whole class)."""
     total = sum(class_counts.values())
-    return {label: max(1, round(size * count / total)) for label, count in sorted(class_counts.items())}
+    return {label: min(count, max(floor, round(size * count / total))) for label, count in sorted(class_counts.items())}
 
 
 def _labels(frame: pd.DataFrame, strata: list[str]) -> object:
@@ -149,11 +150,13 @@ def stable_sample(
     seed: int,
     stratify: str | list[str] | None = None,
     columns: list[str] | None = None,
+    floor: int = 1,
 ) -> pd.DataFrame:
     """The rows of ``data`` (a frame indexed by file line, or its buckets) whose line hash
     is smallest: ``size`` of them, in each class of ``stratify`` (a column, or the
-    combinations of several) in proportion, at least one of each (every row when there are
-    no more), with ``columns`` (all by default). Sorted by line. Reads one bucket at a time."""
+    combinations of several) in proportion, at least ``floor`` of each (or all of them;
+    every row when there are no more), with ``columns`` (all by default). Sorted by line.
+    Reads one bucket at a time."""
     strata = [stratify] if isinstance(stratify, str) else list(stratify or [])
     labels = strata or ["ID"]  # a column, so that Parquet restores the line index
     counts: dict[object, int] = {}
@@ -167,12 +170,12 @@ def stable_sample(
         )
         for label, count in keys["label"].value_counts().items():
             counts[label] = counts.get(label, 0) + int(count)
-        # No bucket can contribute more than ``size`` rows of a class.
-        candidates.append(keys.sort_values("order").groupby("label", sort=False).head(size))
+        # No bucket can contribute more than ``size`` (or ``floor``) rows of a class.
+        candidates.append(keys.sort_values("order").groupby("label", sort=False).head(max(size, floor)))
     if not candidates:
         return next(frames_of(data)).iloc[0:0] if isinstance(data, pd.DataFrame) else pd.DataFrame()
     pool = pd.concat(candidates, ignore_index=True).sort_values("order")
-    quotas = _quotas(counts, size) if sum(counts.values()) > size else counts
+    quotas = _quotas(counts, size, floor) if sum(counts.values()) > size else counts
     chosen = pd.concat([pool[pool["label"].eq(label)].head(quota) for label, quota in quotas.items()])
     wanted = np.sort(chosen["line"].to_numpy())
     picked = [frame.loc[frame.index.intersection(wanted)] for frame in frames_of(data, columns)]

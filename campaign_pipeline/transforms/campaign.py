@@ -5,7 +5,7 @@ metadata and the campaign report can never disagree.
 
 The figures are reduced bucket by bucket: counts of the customers by ``contact`` and
 ``Response`` give every total, and a stable sample of the scores (every customer up to
-``EVALUATION_SAMPLE``) gives the intervals and the curves."""
+``BOOTSTRAP_SAMPLE``) gives the intervals and the curves."""
 
 import numpy as np
 import pandas as pd
@@ -14,12 +14,10 @@ from campaign_pipeline.economics import RunPrices, contact_everyone
 from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms.buckets import ROWS, FrameSource, count_by, stable_sample
 from campaign_pipeline.transforms.response import ResponseModel, business_goals
-from campaign_pipeline.transforms.uncertainty import bootstrap_intervals, ranking_intervals
+from campaign_pipeline.transforms.uncertainty import BOOTSTRAP_SAMPLE, bootstrap_intervals, ranking_intervals
 
 # Seed of every bootstrap behind a reported interval.
 INTERVAL_SEED = 0
-# Scores the intervals and the curves are drawn from: every customer up to this many.
-EVALUATION_SAMPLE = 20_000
 EVALUATED_SCORES = ["response_probability", "contact", RESPONSE]
 EVALUATION_COUNTS = ["contact", RESPONSE]
 
@@ -31,8 +29,8 @@ def evaluation_counts(scored: "pd.DataFrame | FrameSource") -> pd.DataFrame:
 
 def evaluation_sample(scored: "pd.DataFrame | FrameSource") -> pd.DataFrame:
     """The stable sample of the scores the intervals and curves use: every customer up to
-    ``EVALUATION_SAMPLE``, else that many, in proportion by ``Response`` and ``contact``."""
-    return stable_sample(scored, EVALUATION_SAMPLE, INTERVAL_SEED, stratify=EVALUATION_COUNTS, columns=EVALUATED_SCORES)
+    ``BOOTSTRAP_SAMPLE``, else that many, in proportion by ``Response`` and ``contact``."""
+    return stable_sample(scored, BOOTSTRAP_SAMPLE, INTERVAL_SEED, stratify=EVALUATION_COUNTS, columns=EVALUATED_SCORES)
 
 
 def why_not_evaluable(counts: pd.DataFrame) -> str | None:

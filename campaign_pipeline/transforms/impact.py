@@ -6,9 +6,10 @@ import pandas as pd
 from campaign_pipeline.economics import Budget, CampaignPrices, choose_contacts
 from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms.actions import feature_product, reach_channel
-from campaign_pipeline.transforms.buckets import FrameSource, columns_of, frames_of
+from campaign_pipeline.transforms.buckets import FrameSource, frames_of, stable_sample
 from campaign_pipeline.transforms.profiles import MIX_COLUMNS, ClusterSums, segment_mix
-from campaign_pipeline.transforms.uncertainty import cluster_profit_intervals
+from campaign_pipeline.transforms.campaign import INTERVAL_SEED
+from campaign_pipeline.transforms.uncertainty import BOOTSTRAP_SAMPLE, MIN_CLUSTER_ROWS, cluster_profit_intervals
 
 RECOMMENDATION_RULE = (
     "the cluster with the largest positive targeted profit (contacting only its customers "
@@ -45,7 +46,7 @@ def retargeting_table(scored: "pd.DataFrame | FrameSource", profile: pd.DataFram
     up per-bucket sums, so it holds one bucket (and two columns of every customer for the
     intervals) at a time."""
     cost, revenue = prices.cost_per_contact, prices.revenue_per_response
-    table = _cluster_score_sums(scored)
+    table = _cluster_score_sums(scored, prices)
     table["share"] = table["customers"] / table["customers"].sum()
     table["contact_cost"] = table["customers"] * cost
     table["expected_revenue"] = table["expected_responders"] * revenue
@@ -53,8 +54,14 @@ def retargeting_table(scored: "pd.DataFrame | FrameSource", profile: pd.DataFram
     table["targeted_cost"] = table["targeted_customers"] * cost
     table["targeted_revenue"] = table["targeted_expected_responders"] * revenue
     table["targeted_profit"] = table["targeted_revenue"] - table["targeted_cost"]
-    scores = columns_of(scored, ["cluster", "response_probability"])
-    intervals = cluster_profit_intervals(scores["cluster"].to_numpy(), scores["response_probability"].to_numpy(), prices)
+    # The intervals resample a stable sample of the scores (every customer up to
+    # BOOTSTRAP_SAMPLE), placed around the whole table's sums when it is a sample.
+    scores = stable_sample(scored, BOOTSTRAP_SAMPLE, INTERVAL_SEED, stratify="cluster", columns=["cluster", "response_probability"], floor=MIN_CLUSTER_ROWS)
+    population = table[["customers", "worth_profit"]].rename(columns={"worth_profit": "profit"})
+    sampled = len(scores) < table["customers"].sum()
+    intervals = cluster_profit_intervals(scores["cluster"].to_numpy(), scores["response_probability"].to_numpy(), prices,
+                                         random_state=INTERVAL_SEED, population=population if sampled else None)  # fmt: skip
+    table = table.drop(columns="worth_profit")
     table["targeted_profit_low"] = [intervals[cluster][0] for cluster in table.index]
     table["targeted_profit_high"] = [intervals[cluster][1] for cluster in table.index]
     total = table["targeted_profit"].sum()
@@ -68,17 +75,19 @@ def retargeting_table(scored: "pd.DataFrame | FrameSource", profile: pd.DataFram
     return table
 
 
-def _cluster_score_sums(scored: "pd.DataFrame | FrameSource") -> pd.DataFrame:
+def _cluster_score_sums(scored: "pd.DataFrame | FrameSource", prices: CampaignPrices) -> pd.DataFrame:
     """Per cluster, summed over the buckets: name, customers, observed response rate, mean
-    score, expected responders, and the customers worth contacting with their expected
-    responders."""
+    score, expected responders, the contacted customers with their expected responders,
+    and the expected profit of everyone worth contacting (``worth_profit``, budget or not)."""
     parts = []
     for frame in frames_of(scored, ["cluster", "cluster_name", "response_probability", "contact", RESPONSE]):
         response = frame[RESPONSE] if RESPONSE in frame.columns else pd.Series(np.nan, index=frame.index)
         contacted = frame["response_probability"].where(frame["contact"])
         sums = pd.DataFrame({"cluster": frame["cluster"], "customers": 1, "responders": response, "labelled": response.notna(),
                              "expected_responders": frame["response_probability"], "targeted_customers": frame["contact"],
-                             "targeted_expected_responders": contacted.fillna(0.0)}).groupby("cluster").sum()  # fmt: skip
+                             "targeted_expected_responders": contacted.fillna(0.0),
+                             "worth_profit": prices.expected_profit(frame["response_probability"]).where(
+                                 prices.worth_contacting(frame["response_probability"]), 0.0)}).groupby("cluster").sum()  # fmt: skip
         parts.append(sums.assign(name=frame.groupby("cluster")["cluster_name"].first()))
     combined = pd.concat(parts)
     table = combined.drop(columns=["name"]).groupby(level=0).sum()
@@ -86,7 +95,7 @@ def _cluster_score_sums(scored: "pd.DataFrame | FrameSource") -> pd.DataFrame:
     table["response_rate"] = table["responders"] / table["labelled"].replace(0, np.nan)
     table["mean_score"] = table["expected_responders"] / table["customers"]
     return table[["name", "customers", "response_rate", "mean_score", "expected_responders", "targeted_customers",
-                  "targeted_expected_responders"]].rename_axis(None)  # fmt: skip
+                  "targeted_expected_responders", "worth_profit"]].rename_axis(None)  # fmt: skip
 
 
 def recommendation_rationale(table: pd.DataFrame) -> str:

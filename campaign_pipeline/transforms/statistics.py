@@ -11,6 +11,7 @@ from scipy import stats
 from scipy.stats.contingency import association
 
 from campaign_pipeline.schemas import AGE_GROUPS, RESPONSE
+from campaign_pipeline.transforms.buckets import ROWS, FrameSource, count_by
 
 ALPHA = 0.05
 MIN_EXPECTED = 5.0
@@ -22,6 +23,8 @@ DIMENSIONS = {
     "loyalty_score": None,
     "family_size": None,
 }
+# What the analysis counts customers by, besides their segment.
+COUNTED = [RESPONSE, "total_interactions", "conversion_rate"]
 
 
 def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -32,18 +35,32 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
     return float(interval.low), float(interval.high)
 
 
-def segment_rates(customers: pd.DataFrame, dimension: str, order: list | None = None) -> pd.DataFrame:
-    """Per segment: customers, responders, response rate and the pooled conversion rate
-    (responses per interaction), each with a 95% Wilson interval, and the mean of the
-    per-customer conversion rate."""
-    grouped = customers.groupby(dimension, observed=True)
-    table = pd.DataFrame(
+def conversion_counts(customers: "pd.DataFrame | FrameSource") -> dict[str, pd.DataFrame]:
+    """Per dimension of ``DIMENSIONS``, the customers counted by its segment, ``Response``,
+    interactions and conversion rate (``buckets.count_by``): everything the analysis needs,
+    as partial counts that add up bucket by bucket."""
+    return {dimension: count_by(customers, [dimension, *COUNTED]) for dimension in DIMENSIONS}
+
+
+def segment_rates(counts: pd.DataFrame, dimension: str, order: list | None = None) -> pd.DataFrame:
+    """Per segment of ``counts`` (``conversion_counts``): customers, responders, response
+    rate and the pooled conversion rate (responses per interaction), each with a 95% Wilson
+    interval, and the mean of the per-customer conversion rate."""
+    rows = counts[ROWS]
+    rated = rows.where(counts["conversion_rate"].notna(), 0)
+    weighted = pd.DataFrame(
         {
-            "customers": grouped.size(),
-            "responders": grouped[RESPONSE].sum(),
-            "interactions": grouped["total_interactions"].sum(),
-            "conversion_rate_mean": grouped["conversion_rate"].mean(),
+            dimension: counts[dimension],
+            "customers": rows,
+            "responders": rows * counts[RESPONSE],
+            "interactions": rows * counts["total_interactions"],
+            "rated": rated,
+            "conversion_sum": rated * counts["conversion_rate"].fillna(0),
         }
+    )
+    sums = weighted.groupby(dimension, observed=True).sum()
+    table = sums[["customers", "responders", "interactions"]].assign(
+        conversion_rate_mean=sums["conversion_sum"] / sums["rated"].replace(0, np.nan)
     )
     if order is not None:
         table = table.reindex([level for level in order if level in table.index])
@@ -59,6 +76,27 @@ def segment_rates(customers: pd.DataFrame, dimension: str, order: list | None = 
     ]
     table.index = table.index.astype(str)
     return table.rename_axis("segment").reset_index().assign(dimension=dimension)
+
+
+def kruskal_wallis(groups: np.ndarray, values: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
+    """``scipy.stats.kruskal`` (H with the tie correction, and its chi-square p) of samples
+    given as counted values: ``counts[i]`` customers of group ``groups[i]`` have value
+    ``values[i]``. NaN when a value is missing or every value is the same."""
+    values, counts = np.asarray(values, dtype=float), np.asarray(counts, dtype=float)
+    n = counts.sum()
+    if np.isnan(values).any() or n < 2:
+        return float("nan"), float("nan")
+    distinct, at = np.unique(values, return_inverse=True)
+    ties = np.bincount(at, weights=counts)
+    mean_rank = np.cumsum(ties) - (ties - 1) / 2  # average rank of each distinct value
+    _, group_at = np.unique(groups, return_inverse=True)
+    rank_sums = np.bincount(group_at, weights=counts * mean_rank[at])
+    sizes = np.bincount(group_at, weights=counts)
+    correction = 1 - np.sum(ties**3 - ties) / (n**3 - n)
+    if correction <= 0 or len(sizes) < 2:
+        return float("nan"), float("nan")
+    h = (12 / (n * (n + 1)) * np.sum(rank_sums**2 / sizes) - 3 * (n + 1)) / correction
+    return float(h), float(stats.chi2.sf(h, len(sizes) - 1))
 
 
 @dataclass
@@ -100,27 +138,22 @@ def format_p(p_value: float) -> str:
     return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}" if p_value < 0.01 else f"p = {p_value:.2f}"
 
 
-def merge_small_groups(
-    labels: pd.Series, response: pd.Series, order: list
-) -> tuple[pd.Series, list[str], list[str]]:
-    """Merge ordered groups until every expected count of the Response table is at least
-    ``MIN_EXPECTED``: the smallest offending group joins its smaller neighbour.
-    Returns the merged labels (categorical in that order), the merges made and the final
-    order of groups."""
-    # Work on the distinct labels and a small count table; the rows are touched twice.
-    codes, uniques = pd.factorize(labels, use_na_sentinel=False)
-    names = [str(level) for level in uniques]
-    order = [str(level) for level in order if str(level) in set(names)]
-    counts = pd.crosstab(codes, np.asarray(response)).rename(index=dict(enumerate(names))).reindex(order).fillna(0)
-    merged_into = {name: name for name in names}
+def merge_small_groups(table: pd.DataFrame, order: list) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
+    """Merge ordered groups of ``table`` (customers by group, as text, and Response) until
+    every expected count is at least ``MIN_EXPECTED``: the smallest offending group joins
+    its smaller neighbour. Returns the merged table in its final order, the merges made,
+    and the merged group of every group (groups not in ``order`` are left out)."""
+    order = [str(level) for level in order if str(level) in set(table.index)]
+    counts = table.reindex(order).fillna(0)
+    merged_into = {name: name for name in order}
     merges: list[str] = []
     while len(order) > 2:
-        table = counts.reindex(order)
-        expected = stats.contingency.expected_freq(table.to_numpy())
+        current = counts.reindex(order)
+        expected = stats.contingency.expected_freq(current.to_numpy())
         small = [order[i] for i in np.flatnonzero(expected.min(axis=1) < MIN_EXPECTED)]
         if not small:
             break
-        sizes = table.sum(axis=1)
+        sizes = current.sum(axis=1)
         victim = min(small, key=lambda level: sizes[level])
         position = order.index(victim)
         neighbours = [order[i] for i in (position - 1, position + 1) if 0 <= i < len(order)]
@@ -128,48 +161,50 @@ def merge_small_groups(
         first, second = sorted([victim, target], key=order.index)
         merged_name = f"{first}+{second}"
         counts.loc[merged_name] = counts.loc[victim] + counts.loc[target]
-        merged_into = {
-            name: merged_name if group in (victim, target) else group for name, group in merged_into.items()
-        }
+        merged_into = {name: merged_name if group in (victim, target) else group for name, group in merged_into.items()}
         order[order.index(first)] = merged_name
         order.remove(second)
         merges.append(f"'{victim}' (n={int(sizes[victim])}) merged with '{target}'")
-    position = {group: i for i, group in enumerate(order)}
-    group_codes = np.array([position.get(merged_into[name], -1) for name in names])[codes]
-    return pd.Series(pd.Categorical.from_codes(group_codes, categories=order), index=labels.index), merges, order
+    return counts.reindex(order), merges, merged_into
 
 
-def association_test(customers: pd.DataFrame, dimension: str, order: list[str]) -> AssociationTest:
+def association_test(counts: pd.DataFrame, dimension: str, order: list[str]) -> AssociationTest:
     """Chi-square of Response x ``dimension`` (small groups merged), Cramér's V, and
-    Kruskal-Wallis of conversion rate across the same groups."""
-    labels, merges, groups = merge_small_groups(customers[dimension], customers[RESPONSE], order)
-    table = pd.crosstab(labels, customers[RESPONSE]).reindex(groups)
+    Kruskal-Wallis of conversion rate across the same groups, from ``counts``
+    (``conversion_counts``)."""
+    names = counts[dimension].astype(str)
+    table = counts.pivot_table(index=names, columns=RESPONSE, values=ROWS, aggfunc="sum", fill_value=0, observed=True)
+    table, merges, merged_into = merge_small_groups(table, order)
+    group = names.map(merged_into)
+    in_groups = group.notna().to_numpy()
+    sizes = counts[ROWS][in_groups].groupby(group[in_groups]).sum()
     result = AssociationTest(
         dimension=dimension,
-        groups={str(level): int(size) for level, size in labels.value_counts().reindex(table.index).items()},
+        groups={str(level): int(sizes.get(level, 0)) for level in table.index},
         merges=merges,
-        customers=int(len(customers)),
+        customers=int(counts[ROWS].sum()),
     )
     if table.shape[0] < 2 or table.shape[1] < 2:
         return result
     chi2, p_value, dof, _ = stats.chi2_contingency(table.to_numpy(), correction=False)
-    by_group = customers["conversion_rate"].groupby(labels, observed=True).apply(np.asarray)
-    samples = [by_group[level] for level in table.index]
-    kruskal = stats.kruskal(*samples) if all(len(s) for s in samples) else None
     result.chi2, result.p_value, result.dof = float(chi2), float(p_value), int(dof)
     result.cramers_v = float(association(table.to_numpy(), method="cramer"))
-    if kruskal is not None:
-        result.kruskal_h, result.kruskal_p = float(kruskal.statistic), float(kruskal.pvalue)
+    if all(sizes.get(level, 0) for level in table.index):
+        result.kruskal_h, result.kruskal_p = kruskal_wallis(
+            group[in_groups].to_numpy(), counts["conversion_rate"][in_groups].to_numpy(), counts[ROWS][in_groups].to_numpy()
+        )
     return result
 
 
-def conversion_analysis(customers: pd.DataFrame) -> pd.DataFrame:
+def conversion_analysis(counts: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Rates per segment for every dimension in ``DIMENSIONS``, each row carrying its
-    dimension's test (chi-square p, Cramér's V, Kruskal-Wallis p, merges, conclusion)."""
+    dimension's test (chi-square p, Cramér's V, Kruskal-Wallis p, merges, conclusion),
+    from the customers' ``conversion_counts``."""
     parts = []
     for dimension, order in DIMENSIONS.items():
-        rates = segment_rates(customers, dimension, order)
-        test = association_test(customers, dimension, order or sorted(customers[dimension].unique()))
+        counted = counts[dimension]
+        rates = segment_rates(counted, dimension, order)
+        test = association_test(counted, dimension, order or sorted(counted[dimension].dropna().unique()))
         parts.append(
             rates.assign(
                 chi2_p_value=test.p_value,

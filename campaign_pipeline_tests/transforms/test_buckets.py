@@ -47,3 +47,24 @@ def test_counts_of_buckets_add_up_to_the_counts_of_the_whole():
 def test_counting_by_columns_the_data_lack_counts_rows():
     frame = pd.DataFrame({"ID": range(7)})
     assert count_by(InMemoryBuckets({"0": frame[:3], "1": frame[3:]}), ["Response"]).to_dict("list") == {ROWS: [7]}
+
+
+def test_a_sample_stratified_by_two_columns_keeps_every_class_and_its_floor():
+    from campaign_pipeline.transforms.buckets import stable_sample
+
+    rng = np.random.default_rng(4)
+    n = 30_000
+    whole = pd.DataFrame(
+        {"Response": rng.integers(0, 2, n), "contact": rng.random(n) < 0.003, "ID": np.arange(n)},
+        index=pd.RangeIndex(2, n + 2, name="line"),
+    )
+    buckets = InMemoryBuckets({str(k): whole.iloc[k::5] for k in range(5)})
+    sample = stable_sample(buckets, 2_000, 0, stratify=["Response", "contact"], floor=20)
+    pd.testing.assert_frame_equal(sample, stable_sample(whole, 2_000, 0, stratify=["Response", "contact"], floor=20))
+    assert sample.index.is_monotonic_increasing
+    classes = sample.groupby(["Response", "contact"]).size()
+    assert len(classes) == 4  # the rare contacted classes are kept, at least 20 rows or all of them
+    for (response, contact), size in classes.items():
+        available = int((whole["Response"].eq(response) & whole["contact"].eq(contact)).sum())
+        assert size == available or size >= 20
+    assert len(stable_sample(whole.head(500), 2_000, 0, stratify=["Response", "contact"])) == 500

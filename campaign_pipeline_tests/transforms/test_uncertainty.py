@@ -4,6 +4,7 @@ points, determinism, the full-size scaling above the sample size, and cluster pr
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -191,3 +192,30 @@ def test_a_point_outside_its_percentile_interval_is_extended_with_a_warning():
     extended = []
     low, high = strict(_placed, "auc", 1.0, np.full(10, 1 - 1e-16), 1.0, 1.0, 0.95, (0, 1), extended)
     assert low <= 1.0 == high and extended == []
+
+
+def test_intervals_of_a_fixed_sample_are_placed_around_the_whole_population():
+    """A caller holding a stable sample of 20,000 of 200,000 customers, and the whole
+    table's sums, gets the intervals of resampling the whole table: around the whole
+    campaign's figures, about as wide as when the function samples the full arrays itself."""
+    n, sample = 200_000, 20_000
+    y, probability = scored(n, seed=3, decimals=None)
+    cluster = np.arange(n) % 4
+    contacted = PRICES.worth_contacting(probability)
+    whole = bootstrap_intervals(y, probability, PRICES, contacted=contacted)
+    rows = np.sort(np.random.default_rng(8).choice(n, sample, replace=False))
+    outcome = PRICES.outcome(contacted, y.astype(bool))
+    placed = bootstrap_intervals(y[rows], probability[rows], PRICES, contacted=contacted[rows], population=(n, outcome))
+    for key in ("contacted_response_rate_interval", "campaign_profit_interval"):
+        low, high = placed[key]
+        full_low, full_high = whole[key]
+        point = outcome["profit"] if key == "campaign_profit_interval" else outcome["response_rate"]
+        assert low <= point <= high
+        assert (high - low) == pytest.approx(full_high - full_low, rel=0.25)
+    value = np.where(contacted, PRICES.expected_profit(probability), 0.0)
+    population = pd.DataFrame({"customers": np.bincount(cluster), "profit": np.bincount(cluster, weights=value)})
+    by_cluster = cluster_profit_intervals(cluster[rows], probability[rows], PRICES, population=population)
+    full = cluster_profit_intervals(cluster, probability, PRICES)
+    for label, (low, high) in by_cluster.items():
+        assert low <= population.loc[label, "profit"] <= high
+        assert (high - low) == pytest.approx(full[label][1] - full[label][0], rel=0.25)
