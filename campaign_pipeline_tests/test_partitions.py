@@ -124,6 +124,25 @@ def test_both_shapes_give_the_same_per_customer_results(both_shapes, name):
     pd.testing.assert_frame_equal(actual[columns], expected[columns], check_exact=False, rtol=0, atol=1e-9)
 
 
+REDUCTIONS = ("campaign_prices", "conversion_analysis", "cluster_profiles", "retargeting_impact", "campaign_scenarios")
+
+
+@pytest.mark.parametrize("name", REDUCTIONS)
+def test_both_shapes_reduce_to_the_same_cluster_level_results(both_shapes, name):
+    whole, split = both_shapes
+    expected, actual = pd.read_parquet(whole / f"{name}.parquet"), pd.read_parquet(split / f"{name}.parquet")
+    pd.testing.assert_frame_equal(actual, expected, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+def test_both_shapes_evaluate_and_list_the_same_campaign(both_shapes):
+    whole, split = both_shapes
+    assert (split / "exports" / "contact_list.csv").read_bytes() == (whole / "exports" / "contact_list.csv").read_bytes()
+    expected, actual = (json.loads((shape / "reports" / "response_model.json").read_text()) for shape in (whole, split))
+    assert actual.keys() == expected.keys()
+    for key, value in expected.items():
+        assert actual[key] == (pytest.approx(value, rel=1e-9) if isinstance(value, float) else value), key
+
+
 def test_the_scores_agree_customer_by_customer(both_shapes):
     whole, split = both_shapes
     expected, actual = pd.read_parquet(whole / "scored_customers.parquet"), read_buckets(split, "scored_customers")

@@ -15,7 +15,7 @@ from campaign_pipeline.transforms.buckets import ROWS, count_by, stable_sample
 from campaign_pipeline.transforms.campaign import INTERVAL_SEED, calibration_table, campaign_figures, evaluation_counts
 from campaign_pipeline.transforms.campaign import evaluation_sample, why_not_evaluable
 from campaign_pipeline.transforms.campaign_report import Chart, Section, holdout_size, render_html, render_markdown, why_this_k
-from campaign_pipeline.transforms.impact import channel_summary, contact_list, recommendation_rationale
+from campaign_pipeline.transforms.impact import channel_sums, channel_summary, contact_list, recommendation_rationale
 from campaign_pipeline.transforms.lookalike import LookalikeModel
 from campaign_pipeline.transforms.recommendations import seed_recommendations
 from campaign_pipeline.transforms.response import RESPONDER_SAMPLE, ResponseModel, profit_curve, responder_rules
@@ -237,19 +237,20 @@ def _recommendations_section(customers: pd.DataFrame, scored: pd.DataFrame, look
 
 
 def _lists_section(scored, customers, prospects: pd.DataFrame, lookalike: LookalikeModel) -> Section:
-    contacts = contact_list(scored, customers)
+    by_channel = channel_summary(channel_sums(contacts) for contacts in contact_list(scored, customers))
     metrics = lookalike.metrics
     low, high = metrics["roc_auc_interval"]
     chosen = prospects[prospects["contact"]]
     return Section(
         "The contact list and the prospects",
         [
-            f"Contact list: {len(contacts):,} customers, expected profit {contacts['expected_profit'].sum():,.0f} MU.",
+            f"Contact list: {int(by_channel['contacts'].sum()):,} customers, expected profit "
+            f"{by_channel['expected_profit'].sum():,.0f} MU.",
             f"Prospects: {len(prospects):,} scored by the demographics-only look-alike model (its own out-of-fold "
             f"ROC-AUC {metrics['roc_auc']:.3f}, 95% interval {low:.3f} to {high:.3f}, much weaker than the customer "
             f"model); {len(chosen):,} clear break-even, expected profit {chosen['expected_profit'].sum():,.0f} MU.",
         ],
-        [("Contact list by reach channel", channel_summary(contacts)),
+        [("Contact list by reach channel", by_channel),
          ("Top prospects", prospects.head(10))],
     )  # fmt: skip
 

@@ -1,6 +1,7 @@
 """Impact: what retargeting each cluster would bring, in money."""
 
-from pathlib import PurePath
+import tempfile
+from pathlib import Path, PurePath
 
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
@@ -11,12 +12,15 @@ from campaign_pipeline.contracts import dataset_contract, require_contract, vali
 from campaign_pipeline.economics import Budget, CampaignPrices, RunPrices, ScoreSummary, budget_depth, contact_everyone
 from campaign_pipeline.economics import scenario_table
 from campaign_pipeline.metadata import chart, rounded, table
-from campaign_pipeline.transforms.buckets import count_by, frames_of
+from campaign_pipeline.io_managers import write_atomically
 from campaign_pipeline.resources import OutputFiles
+from campaign_pipeline.transforms.buckets import count_by, frames_of, merge_sorted
 from campaign_pipeline.schemas import RESPONSE, CampaignScenarios, ContactList, RetargetingImpact
 from campaign_pipeline.transforms.charts import impact_chart, scenario_chart
 from campaign_pipeline.transforms.impact import (
+    CONTACT_ORDER,
     RECOMMENDATION_RULE,
+    channel_sums,
     channel_summary,
     contact_list as build_contact_list,
     impact_profile,
@@ -110,20 +114,35 @@ def contact_list(
     """``exports/contact_list.csv``: one row per customer worth contacting (expected profit
     > 0), best first, with cluster name, probability, expected profit (MU), the way to
     reach them (``REACH_CHANNELS``) and the product family to feature, for an email or CRM
-    tool. Also ``exports/contact_list_by_channel.csv``, the per-reach-channel summary."""
-    contacts = require_contract(ContactList, build_contact_list(scored_customers, clustered_customers))
-    by_channel = channel_summary(contacts)
-    path = output_files.write_bytes("exports", config.file_name, contacts.to_csv(index=False).encode())
+    tool. Also ``exports/contact_list_by_channel.csv``, the per-reach-channel summary.
+    Built a bucket at a time: each bucket's contacts are checked, sorted and set aside,
+    then merged into the file (``buckets.merge_sorted``), so no step holds every contact."""
+    target = output_files.path("exports", config.file_name)  # refuses a bad name before any work
+    with tempfile.TemporaryDirectory(prefix="campaign-contacts-") as folder:
+        spills, by_bucket = [], []
+        for number, contacts in enumerate(build_contact_list(scored_customers, clustered_customers)):
+            spills.append(Path(folder) / f"{number}.parquet")
+            require_contract(ContactList, contacts).to_parquet(spills[-1])
+            by_bucket.append(channel_sums(contacts))
+        top: list[pd.DataFrame] = []
+
+        def write_csv(handle) -> None:
+            for number, chunk in enumerate(merge_sorted(spills, **CONTACT_ORDER)):
+                top[:] = top or [chunk.head(10)]
+                handle.write(chunk.to_csv(index=False, header=number == 0).encode())
+
+        write_atomically(target, write_csv)
+    by_channel = channel_summary(by_bucket)
     name = PurePath(config.file_name)
     summary_name = str(name.with_name(f"{name.stem}_by_channel.csv"))
     output_files.write_bytes("exports", summary_name, by_channel.to_csv(index=False).encode())
     return MaterializeResult(
         metadata={
-            "path": MetadataValue.path(str(path)),
-            "dagster/row_count": len(contacts),
-            "expected_profit_mu": rounded(float(contacts["expected_profit"].sum())),
+            "path": MetadataValue.path(str(target)),
+            "dagster/row_count": int(by_channel["contacts"].sum()),
+            "expected_profit_mu": rounded(float(by_channel["expected_profit"].sum())),
             "by_channel": table(by_channel),
-            "top_contacts": table(contacts.head(10)),
+            "top_contacts": table(top[0]),
         }
     )
 

@@ -180,3 +180,46 @@ def stable_sample(
     wanted = np.sort(chosen["line"].to_numpy())
     picked = [frame.loc[frame.index.intersection(wanted)] for frame in frames_of(data, columns)]
     return pd.concat(picked).sort_index() if len(picked) > 1 else picked[0].sort_index()
+
+
+def merge_sorted(paths: list[Path], by: list[str], ascending: list[bool], rows: int = 500_000) -> Iterator[pd.DataFrame]:
+    """The rows of Parquet files, each already sorted by ``by`` (``ascending``), merged
+    into that order a chunk at a time: about ``rows`` rows are held at once, however many
+    the files have. At least one (maybe empty) chunk."""
+    batch = max(1_000, rows // max(len(paths), 1))
+    readers = [pq.ParquetFile(path).iter_batches(batch_size=batch) for path in paths]
+    buffers = [_next_frame(reader) for reader in readers]
+    merged_any = False
+    while live := [number for number, frame in enumerate(buffers) if frame is not None]:
+        # Every row up to the smallest of the buffers' last rows is final.
+        lasts = pd.concat([buffers[number].tail(1) for number in live])
+        bound = lasts.sort_values(by, ascending=ascending, kind="stable").iloc[0]
+        parts = []
+        for number in live:
+            frame = buffers[number]
+            final = _up_to(frame, bound, by, ascending)
+            parts.append(frame[final])
+            rest = frame[~final]
+            buffers[number] = rest if len(rest) else _next_frame(readers[number])
+        merged_any = True
+        yield pd.concat(parts).sort_values(by, ascending=ascending, kind="stable").reset_index(drop=True)
+    if not merged_any:
+        yield pd.read_parquet(paths[0]).iloc[0:0] if paths else pd.DataFrame()
+
+
+def _next_frame(reader: Iterator[pa.RecordBatch]) -> pd.DataFrame | None:
+    for batch in reader:
+        if batch.num_rows:
+            return batch.to_pandas()
+    return None
+
+
+def _up_to(frame: pd.DataFrame, bound: pd.Series, by: list[str], ascending: list[bool]) -> np.ndarray:
+    """Rows of ``frame`` that come no later than ``bound`` in the order of ``by``."""
+    before, equal = np.zeros(len(frame), dtype=bool), np.ones(len(frame), dtype=bool)
+    for column, rising in zip(by, ascending):
+        values = frame[column].to_numpy()
+        earlier = values < bound[column] if rising else values > bound[column]
+        before |= equal & earlier
+        equal &= values == bound[column]
+    return before | equal

@@ -1,5 +1,7 @@
 """Scores, contact decisions and the money impact of retargeting each cluster."""
 
+from collections.abc import Iterable, Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -117,16 +119,19 @@ def recommendation_rationale(table: pd.DataFrame) -> str:
     )
 
 
-def contact_list(scored: "pd.DataFrame | FrameSource", clustered: "pd.DataFrame | FrameSource") -> pd.DataFrame:
-    """One row per customer to contact, highest expected profit first: how to reach them
-    (``actions.reach_channel``, a way of reaching a person, never the channel they buy in)
-    and what to feature (``actions.feature_product``), e.g. "email, feature meat". Built one
-    bucket at a time (``scored`` and ``clustered`` bucket by bucket, or two whole frames)."""
-    contacts = pd.concat(
-        [_bucket_contacts(bucket_scored, bucket_clustered)
-         for bucket_scored, bucket_clustered in zip(frames_of(scored), frames_of(clustered), strict=True)]  # fmt: skip
-    )
-    return contacts.sort_values(["expected_profit", "ID"], ascending=[False, True], kind="stable").reset_index(drop=True)
+# The order of the contact list: best expected profit first, then by ID.
+CONTACT_ORDER = {"by": ["expected_profit", "ID"], "ascending": [False, True]}
+
+
+def contact_list(scored: "pd.DataFrame | FrameSource", clustered: "pd.DataFrame | FrameSource") -> Iterator[pd.DataFrame]:
+    """The contact list, one bucket's contacts at a time, each in ``CONTACT_ORDER``: one
+    row per customer to contact, how to reach them (``actions.reach_channel``, a way of
+    reaching a person, never the channel they buy in) and what to feature
+    (``actions.feature_product``), e.g. "email, feature meat". ``buckets.merge_sorted``
+    merges the buckets' lists into one."""
+    for bucket_scored, bucket_clustered in zip(frames_of(scored), frames_of(clustered), strict=True):
+        contacts = _bucket_contacts(bucket_scored, bucket_clustered)
+        yield contacts.sort_values(**CONTACT_ORDER, kind="stable").reset_index(drop=True)
 
 
 def _bucket_contacts(scored: pd.DataFrame, clustered: pd.DataFrame) -> pd.DataFrame:
@@ -143,13 +148,20 @@ def _bucket_contacts(scored: pd.DataFrame, clustered: pd.DataFrame) -> pd.DataFr
     return contacts
 
 
-def channel_summary(contacts: pd.DataFrame) -> pd.DataFrame:
-    """Contacts, expected acceptances and expected profit per reach channel."""
-    summary = contacts.groupby("reach_channel").agg(
+def channel_sums(contacts: pd.DataFrame) -> pd.DataFrame:
+    """Contacts, expected acceptances and expected profit per reach channel: the partial
+    aggregate of one bucket's contacts."""
+    return contacts.groupby("reach_channel").agg(
         contacts=("ID", "size"),
         expected_responders=("response_probability", "sum"),
         expected_profit=("expected_profit", "sum"),
     )
+
+
+def channel_summary(partials: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """``channel_sums`` of every bucket added up, the most profitable reach channel first."""
+    partials = list(partials)
+    summary = partials[0] if len(partials) == 1 else pd.concat(partials).groupby(level=0).sum()
     return summary.sort_values("expected_profit", ascending=False).reset_index()
 
 

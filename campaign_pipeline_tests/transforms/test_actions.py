@@ -16,7 +16,7 @@ from campaign_pipeline.transforms.actions import (
 )
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
 from campaign_pipeline.transforms.features import engineer_features
-from campaign_pipeline.transforms.impact import channel_summary, contact_list
+from campaign_pipeline.transforms.impact import channel_sums, channel_summary, contact_list
 from campaign_pipeline.transforms.statistics import wilson_interval
 
 SPEND = dict.fromkeys(("MntWines", "MntFruits", "MntMeatProducts", "MntFishProducts", "MntSweetProducts", "MntGoldProds"), 0)
@@ -103,13 +103,15 @@ def test_contact_list_suggests_a_reach_channel_and_a_product():
         {"ID": [7, 8, 9], "cluster": 0, "cluster_name": "all", "response_probability": [0.6, 0.5, 0.4],
          "expected_profit": [3.6, 2.5, 1.4], "contact": True}
     )
-    contacts = contact_list(scored, clustered)
+    (contacts,) = contact_list(scored, clustered)  # one frame: one bucket
     assert contacts["suggested_action"].tolist() == [
         "email, feature meat", "catalogue mail, feature wines", "web banner / site offer, feature sweets",
     ]
     assert contacts["reach_channel"].isin(REACH_CHANNELS).all()
     ContactList.validate(contacts)
-    assert set(channel_summary(contacts)["reach_channel"]) == set(contacts["reach_channel"])
+    by_channel = channel_summary([channel_sums(contacts.head(1)), channel_sums(contacts.tail(2))])
+    assert set(by_channel["reach_channel"]) == set(contacts["reach_channel"])
+    assert by_channel["contacts"].sum() == 3 and by_channel["expected_profit"].sum() == pytest.approx(7.5)
     with pytest.raises(Exception, match="isin"):
         ContactList.validate(contacts.assign(reach_channel="store"))
 

@@ -68,3 +68,23 @@ def test_a_sample_stratified_by_two_columns_keeps_every_class_and_its_floor():
         available = int((whole["Response"].eq(response) & whole["contact"].eq(contact)).sum())
         assert size == available or size >= 20
     assert len(stable_sample(whole.head(500), 2_000, 0, stratify=["Response", "contact"])) == 500
+
+
+def test_sorted_files_merge_into_one_order_a_chunk_at_a_time(tmp_path):
+    from campaign_pipeline.transforms.buckets import merge_sorted
+
+    rng = np.random.default_rng(9)
+    whole = pd.DataFrame({"expected_profit": rng.integers(0, 50, 7_000) / 4, "ID": rng.permutation(7_000)})
+    order = {"by": ["expected_profit", "ID"], "ascending": [False, True]}
+    paths = []
+    for k in range(6):
+        paths.append(tmp_path / f"{k}.parquet")
+        whole.iloc[k::6].sort_values(**order).to_parquet(paths[-1])
+    chunks = list(merge_sorted(paths, **order, rows=3_000))
+    assert len(chunks) > 1  # held a chunk at a time
+    merged = pd.concat(chunks, ignore_index=True)
+    pd.testing.assert_frame_equal(merged, whole.sort_values(**order).reset_index(drop=True))
+    empty = tmp_path / "empty.parquet"
+    whole.iloc[0:0].to_parquet(empty)
+    (only,) = merge_sorted([empty], **order)
+    assert only.empty and list(only.columns) == ["expected_profit", "ID"]
