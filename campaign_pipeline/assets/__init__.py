@@ -199,11 +199,14 @@ def buckets_done_before(context: AssetExecutionContext | None) -> dict[str, dict
     re-executes wrote, for every asset of the step, before the step failed there (such a
     run logs each bucket it wrote as a materialized partition). Only runs whose inputs are
     still this run's count: the search stops at the run that last materialized an input of
-    this step, and finds nothing when this run did."""
+    this step, and finds nothing when this run did. A step without input assets reads an
+    outside source, which may have changed since: it recomputes every bucket."""
     if context is None or not context.has_partition_key_range or context.run.parent_run_id is None:
         return {}
     instance, assets = context.instance, set(context.selected_asset_keys)
     inputs = set(context.assets_def.keys_by_input_name.values())
+    if not inputs:
+        return {}
     logged: dict[str, dict[AssetKey, dict[str, Any]]] = {}
     run = context.run
     while True:
