@@ -64,12 +64,6 @@ def reduced_in(columns: list[str] | tuple[str, ...]) -> AssetIn:
     return AssetIn(metadata={COLUMNS: list(columns), LAZY_BUCKETS: True})
 
 
-def columns_in(columns: list[str] | tuple[str, ...]) -> AssetIn:
-    """An input read with only ``columns`` (those the dataset has): a reduction over every
-    customer holds what it uses, whichever the shape of the graph."""
-    return AssetIn(metadata={COLUMNS: list(columns)})
-
-
 # glibc keeps the pages of freed frames for reuse; a bucket's are better handed back, so that
 # a step over many buckets holds one bucket's memory, not the largest it has seen. Arrow
 # allocates through the same malloc, so its Parquet buffers are handed back too.
@@ -144,7 +138,7 @@ def bucketed_results(
     if merged is None and not failed:
         raise ValueError("No buckets to compute")
     if failed:
-        _fail_naming_buckets(context, failed, written)
+        _fail_naming_buckets(context, failed, written, len(buckets))
     for key, logged in done.items():  # resumed: written by an earlier run, with the figures it logged
         written[key] = [_stored_bucket(base, _asset_of(total, context), key, logged) for total in merged]
         merged = [_merge(total, _logged_bucket(total, bucket)) for total, bucket in zip(merged, written[key])]
@@ -231,7 +225,9 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, plain_types) else value
 
 
-def _fail_naming_buckets(context, failed: list[tuple[str, Exception]], written: Mapping[str, list[WrittenBucket]]) -> None:
+def _fail_naming_buckets(
+    context, failed: list[tuple[str, Exception]], written: Mapping[str, list[WrittenBucket]], buckets: int
+) -> None:
     """Log the buckets written as materialized partitions, then fail with every failed
     bucket's error (a contract failure's cases too)."""
     for key, buckets in written.items():
@@ -240,7 +236,7 @@ def _fail_naming_buckets(context, failed: list[tuple[str, Exception]], written: 
     errors = [error for _, error in failed]
     listed = "\n".join(f"- bucket {key}: {_described(error)}" for key, error in failed)
     raise Failure(
-        description=f"{len(failed)} of {len(failed) + len(written)} customer buckets failed; the others are written "
+        description=f"{len(failed)} of {buckets} customer buckets failed; the others are written "
         f"and the failed ones keep their last good files. Re-execute the run from failure to retry only these:\n{listed}",
         metadata={
             "failed_buckets": [key for key, _ in failed],

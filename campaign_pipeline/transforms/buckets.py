@@ -98,13 +98,6 @@ def frames_of(data: "pd.DataFrame | FrameSource", columns: list[str] | None = No
         yield data.frame(key, columns)
 
 
-def columns_of(data: "pd.DataFrame | FrameSource", columns: list[str]) -> pd.DataFrame:
-    """``columns`` of every row of ``data`` (those it has), in line order: for the figures
-    that need a few values of every customer, read one bucket at a time."""
-    frames = list(frames_of(data, columns))
-    return frames[0] if len(frames) == 1 else pd.concat(frames).sort_index(kind="stable")
-
-
 ROWS = "rows"  # the count column of ``count_by``
 
 
