@@ -175,7 +175,7 @@ def _dotted_names(tree: ast.AST) -> Iterator[list[str]]:
 
 @functools.cache
 def _source_and_names(code_object: Callable) -> tuple[str, tuple[tuple[str, ...], ...]]:
-    source = textwrap.dedent(inspect.getsource(code_object))
+    source = textwrap.dedent(_definition_source(code_object))
     try:
         names = {tuple(dotted) for dotted in _dotted_names(ast.parse(source))}
     except SyntaxError:  # a lambda inside an expression: its line is no statement
@@ -183,18 +183,67 @@ def _source_and_names(code_object: Callable) -> tuple[str, tuple[tuple[str, ...]
     return source, tuple(sorted(names))
 
 
+def _definition_source(code_object: Callable) -> str:
+    """``inspect.getsource`` of a function or class, from its module's definitions parsed
+    once: ``inspect`` tokenizes (and for a class parses) the module again for each."""
+    first_line, text = _module_definitions(code_object.__module__).get(code_object.__qualname__, (None, ""))
+    code = getattr(code_object, "__code__", None)
+    if first_line is None or (code is not None and code.co_firstlineno != first_line):
+        return inspect.getsource(code_object)  # a lambda, or a name defined twice
+    return text
+
+
+@functools.cache
+def _module_definitions(module_name: str) -> dict[str, tuple[int, str]]:
+    """Qualified name -> (first line, decorators included; its source) of every function
+    and class a module defines, nested ones included."""
+    try:
+        source = inspect.getsource(sys.modules[module_name])
+    except (OSError, TypeError):
+        return {}
+    lines = source.splitlines(keepends=True)
+    definitions = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                qualname = prefix + child.name
+                first = min([child.lineno, *(decorator.lineno for decorator in child.decorator_list)])
+                definitions[qualname] = (first, "".join(lines[first - 1 : child.end_lineno]))
+                inner = qualname + (".<locals>." if not isinstance(child, ast.ClassDef) else ".")
+                visit(child, inner)
+            else:
+                visit(child, prefix)
+
+    visit(ast.parse(source), "")
+    return definitions
+
+
 @functools.cache
 def _top_level_assignments(module_name: str) -> dict[str, str]:
     """Name -> source of the top-level statement assigning it, in one module."""
     source = inspect.getsource(sys.modules[module_name])
+    # Lines split once: ast.get_source_segment splits the whole module again on every call.
+    lines = source.splitlines(keepends=True)
     assignments = {}
     for node in ast.parse(source).body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         for target in targets:
             for name in ast.walk(target):
                 if isinstance(name, ast.Name):
-                    assignments[name.id] = ast.get_source_segment(source, node)
+                    assignments[name.id] = _statement_source(lines, node)
     return assignments
+
+
+def _statement_source(lines: list[str], node: ast.stmt) -> str:
+    """The source of a statement, as ``ast.get_source_segment`` gives it (offsets are in
+    UTF-8 bytes)."""
+    first, last = node.lineno - 1, node.end_lineno - 1
+    if first == last:
+        return lines[first].encode()[node.col_offset : node.end_col_offset].decode()
+    head = lines[first].encode()[node.col_offset :].decode()
+    tail = lines[last].encode()[: node.end_col_offset].decode()
+    return "".join([head, *lines[first + 1 : last], tail])
 
 
 class _Walker:

@@ -21,7 +21,7 @@ from campaign_pipeline.transforms.impact import score_customers
 from campaign_pipeline.transforms.campaign import EVALUATED_SCORES, INTERVAL_SEED, campaign_figures, evaluation_counts
 from campaign_pipeline.transforms.campaign import evaluation_sample, why_not_evaluable
 from campaign_pipeline.transforms.response import ModelSettings, ResponseModel, fit_response_model
-from campaign_pipeline.transforms.response import RESPONDER_SAMPLE, frame_sha256, holdout_importance, profit_curve
+from campaign_pipeline.transforms.response import RESPONDER_SAMPLE, frame_sha256, profit_curve
 from campaign_pipeline.transforms.response import responder_rules
 
 RESPONSE_GROUP = "response"
@@ -66,7 +66,6 @@ def response_model(
     except InputDataError as error:
         return keep_last_good_model(context, error, output_files.base_dir)
     metrics = model.metrics
-    importance = holdout_importance(model, customers, settings)
     context.log.info(f"{model.name}: out-of-fold ROC-AUC {metrics['roc_auc']:.3f} on {metrics['evaluated_rows']:,} customers")
     return MaterializeResult(
         value=model,
@@ -76,7 +75,7 @@ def response_model(
             **rounded({f"cv_{name}": metrics[name] for name in ("roc_auc", "pr_auc", "brier", "top_decile_lift")}),
             "trained_customers": metrics["trained_rows"],
             "model_comparison": table(model.comparison),
-            "permutation_importance": table(importance.head(12)),
+            "permutation_importance": table(model.importance.head(12)),
         },
     )
 

@@ -8,9 +8,9 @@ its own out-of-fold figures, never the customer model's. ``Year_Birth`` is used 
 (no age at some date), so nothing here depends on a reference date.
 
 - Response: a scikit-learn ``Pipeline`` (median imputation, cubic splines of birth year
-  and income, one-hot categories, a regularised logistic regression), calibrated inside
-  each training fold (``response.calibrated``) and evaluated out of fold with the response
-  model's stratified folds, in which customers equal on every column but ``ID`` share a
+  and income, one-hot categories, a regularised logistic regression), calibrated and
+  evaluated out of fold as the response model is (``response.cross_fit``), with its
+  stratified folds, in which customers equal on every column but ``ID`` share a
   fold. ROC-AUC and PR-AUC carry seeded bootstrap 95% intervals.
 - Segment: a classifier of the same demographics onto the customers' k-means ``cluster``
   (a prospect has no spend to cluster on), with its own out-of-fold accuracy.
@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.base import clone
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -48,10 +47,11 @@ from campaign_pipeline.transforms.cleaning import (
     unknown_incomes,
 )
 from campaign_pipeline.transforms.response import (
+    CalibratedPipeline,
     ModelSettings,
-    calibrated,
+    cross_fit,
+    final_model,
     grouped_folds,
-    out_of_fold_probabilities,
     stratified_sample,
     top_decile_lift,
 )
@@ -122,7 +122,7 @@ class LookalikeModel:
     """The fitted demographics-only response model and segment classifier, with their
     out-of-fold evidence. Nothing mutates it after fitting."""
 
-    estimator: CalibratedClassifierCV
+    estimator: CalibratedPipeline
     segmenter: Pipeline
     segment_names: dict[int, str]
     metrics: dict  # the look-alike model's own out-of-fold figures
@@ -190,13 +190,14 @@ def fit_lookalike_model(
     ).to_numpy()
 
     with threadpool_limits(limits=settings.threads):
-        estimator = calibrated(response_pipeline(), settings.calibration)
-        probability = out_of_fold_probabilities(estimator, features, y, groups, settings.folds, settings.random_state)
+        folds = grouped_folds(features, y, groups, settings.folds, settings.random_state)
+        evidence = cross_fit(response_pipeline(), features, y, folds, settings.calibration)
+        probability = evidence.probability
         oof_segment = np.zeros(len(y), dtype="int64")
-        for train, test in grouped_folds(features, y, groups, settings.folds, settings.random_state):
+        for train, test in folds:
             fitted = segment_pipeline().fit(features.iloc[train], segments[train])
             oof_segment[test] = fitted.predict(features.iloc[test])
-        final = calibrated(response_pipeline(), settings.calibration).fit(features, y)
+        final = final_model(response_pipeline(), features, y, evidence, settings.calibration)
         segmenter = segment_pipeline().fit(features, segments)
 
     metrics = {

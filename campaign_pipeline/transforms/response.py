@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.base import clone
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -103,9 +103,76 @@ def candidate_pipelines(random_state: int = 0) -> dict[str, Pipeline]:
     return {"logistic_regression": linear, "gradient_boosting": boosted}
 
 
-def calibrated(pipeline: Pipeline, method: str = "sigmoid") -> CalibratedClassifierCV:
-    """Calibration fitted by an inner 3-fold split of whatever rows it is given."""
-    return CalibratedClassifierCV(pipeline, method=method, cv=3)
+class ScoreCalibration:
+    """Maps a pipeline's decision scores to probabilities, as ``CalibratedClassifierCV``
+    does: ``sigmoid`` is Platt's (a logistic regression on the score), ``isotonic`` a
+    monotone step function. Fitted on out-of-fold scores only."""
+
+    def __init__(self, method: str = "sigmoid"):
+        if method not in ("sigmoid", "isotonic"):
+            raise ValueError(f"calibration must be 'sigmoid' or 'isotonic', not {method!r}")
+        self.method = method
+
+    def fit(self, scores: np.ndarray, y: np.ndarray) -> "ScoreCalibration":
+        if self.method == "sigmoid":
+            self.model_ = LogisticRegression(C=np.inf).fit(scores.reshape(-1, 1), y)
+        else:
+            self.model_ = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(scores, y)
+        return self
+
+    def predict(self, scores: np.ndarray) -> np.ndarray:
+        if self.method == "sigmoid":
+            return self.model_.predict_proba(scores.reshape(-1, 1))[:, 1]
+        return self.model_.predict(scores)
+
+
+@dataclass(frozen=True)
+class CalibratedPipeline:
+    """One pipeline fitted on every training row, and the calibration of its out-of-fold
+    scores. Scoring transforms each row once, where ``CalibratedClassifierCV`` keeps a
+    pipeline per calibration fold and averages them."""
+
+    pipeline: Pipeline
+    calibration: ScoreCalibration
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """(n, 2): P(not) and P(accepts), as scikit-learn classifiers give them."""
+        probability = self.calibration.predict(self.pipeline.decision_function(features))
+        return np.column_stack([1 - probability, probability])
+
+
+@dataclass(frozen=True)
+class CrossFit:
+    """A candidate's out-of-fold evidence: the pipeline fitted on each fold's training rows,
+    its decision score for every row from the fit that never saw it, and those scores
+    calibrated by a calibration fitted on the other folds' scores (so no calibrated
+    probability saw its own row either)."""
+
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    fold_pipelines: list[Pipeline]
+    scores: np.ndarray
+    probability: np.ndarray
+
+
+def cross_fit(pipeline: Pipeline, features: pd.DataFrame, y: np.ndarray, folds, method: str) -> CrossFit:
+    """Fit ``pipeline`` once per fold; calibrate its out-of-fold scores fold by fold."""
+    scores, fold_pipelines = np.zeros(len(y)), []
+    for train, test in folds:
+        fitted = clone(pipeline).fit(features.iloc[train], y[train])
+        scores[test] = fitted.decision_function(features.iloc[test])
+        fold_pipelines.append(fitted)
+    probability = np.zeros(len(y))
+    for train, test in folds:
+        probability[test] = ScoreCalibration(method).fit(scores[train], y[train]).predict(scores[test])
+    return CrossFit(list(folds), fold_pipelines, scores, probability)
+
+
+def final_model(pipeline: Pipeline, features: pd.DataFrame, y: np.ndarray, evidence: CrossFit, method: str):
+    """The pipeline refitted on every row, calibrated by all its out-of-fold scores (what
+    ``CalibratedClassifierCV(ensemble=False)`` fits, without repeating the folds)."""
+    return CalibratedPipeline(
+        clone(pipeline).fit(features, y), ScoreCalibration(method).fit(evidence.scores, y)
+    )
 
 
 def top_decile_lift(y: np.ndarray, probability: np.ndarray) -> float:
@@ -143,17 +210,6 @@ def grouped_folds(
     return list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state).split(features, y, groups))
 
 
-def out_of_fold_probabilities(
-    estimator, features: pd.DataFrame, y: np.ndarray, groups: np.ndarray, folds: int, random_state: int
-) -> np.ndarray:
-    """Calibrated probabilities for every row from a model that never saw its fold."""
-    probability = np.zeros(len(y))
-    for train, test in grouped_folds(features, y, groups, folds, random_state):
-        fitted = clone(estimator).fit(features.iloc[train], y[train])
-        probability[test] = fitted.predict_proba(features.iloc[test])[:, 1]
-    return probability
-
-
 def evaluate(y: np.ndarray, probability: np.ndarray) -> dict:
     """How well ``probability`` ranks and calibrates ``y``; no prices, so changing them
     never refits the model."""
@@ -178,11 +234,12 @@ def training_keys(customers: pd.DataFrame, features: list[str]) -> np.ndarray:
 class ResponseModel:
     """The chosen calibrated pipeline, its contact rule and its out-of-fold evidence."""
 
-    estimator: CalibratedClassifierCV
+    estimator: CalibratedPipeline
     name: str
     features: list[str]
     metrics: dict
     comparison: pd.DataFrame
+    importance: pd.DataFrame  # permutation importance on a held-out fold (holdout_importance)
     oof: pd.DataFrame  # ID, Response, out-of-fold probability of every customer it was trained on
     oof_keys: np.ndarray  # training_keys of those customers, in the same order
     data_sha256: str = ""
@@ -282,28 +339,26 @@ def fit_response_model(
         customers.iloc[evaluation_rows].drop(columns=[RESPONSE, "conversion_rate"], errors="ignore")
     ).to_numpy()
 
+    folds = grouped_folds(ev_features, ev_y, ev_groups, settings.folds, settings.random_state)
+    candidates = candidate_pipelines(settings.random_state)
     with threadpool_limits(limits=settings.threads):
-        results, oof = {}, {}
-        for name, pipeline in candidate_pipelines(settings.random_state).items():
-            estimator = calibrated(pipeline, settings.calibration)
-            oof[name] = out_of_fold_probabilities(
-                estimator, ev_features, ev_y, ev_groups, settings.folds, settings.random_state
-            )
-            results[name] = evaluate(ev_y, oof[name])
+        evidence = {
+            name: cross_fit(pipeline, ev_features, ev_y, folds, settings.calibration) for name, pipeline in candidates.items()
+        }
+        results = {name: evaluate(ev_y, fitted.probability) for name, fitted in evidence.items()}
         comparison = pd.DataFrame.from_dict(results, orient="index").rename_axis("model").reset_index()
         best = comparison.sort_values(["pr_auc", "brier"], ascending=[False, True]).iloc[0]["model"]
-
-        final = calibrated(candidate_pipelines(settings.random_state)[best], settings.calibration).fit(
-            ev_features, ev_y
-        )
+        final = final_model(candidates[best], ev_features, ev_y, evidence[best], settings.calibration)
+        importance = holdout_importance(evidence[best], ev_features, ev_y, settings)
     trained = customers.iloc[evaluation_rows]
-    oof_frame = pd.DataFrame({"ID": trained["ID"].to_numpy(), RESPONSE: ev_y, "oof_probability": oof[best]})
+    oof_frame = pd.DataFrame({"ID": trained["ID"].to_numpy(), RESPONSE: ev_y, "oof_probability": evidence[best].probability})
     return ResponseModel(
         estimator=final,
         name=str(best),
         features=list(FEATURES),
         metrics={**results[best], "evaluated_rows": int(len(ev_y)), "trained_rows": int(len(ev_y))},
         comparison=comparison,
+        importance=importance,
         oof=oof_frame,
         oof_keys=training_keys(trained, list(FEATURES)),
         data_sha256=data_sha256,
@@ -312,33 +367,23 @@ def fit_response_model(
 
 
 def holdout_importance(
-    model: ResponseModel, customers: pd.DataFrame, settings: ModelSettings, repeats: int = 5
+    evidence: CrossFit, features: pd.DataFrame, y: np.ndarray, settings: ModelSettings, repeats: int = 5
 ) -> pd.DataFrame:
-    """Permutation importance (drop in PR-AUC) of the chosen pipeline, refitted on all but
-    one grouped fold and measured on that held-out fold, so it is not an in-sample figure.
-    Runs on the same stratified sample as the model comparison. The pipeline is measured
-    without its calibration: calibration maps scores monotonically, which keeps the
-    ranking PR-AUC scores, and one fit costs a third of the calibrated ensemble."""
-    y_all = customers[RESPONSE].to_numpy().astype(int)
-    rows = stratified_sample(y_all, settings.cv_sample, settings.random_state)
-    customers, y = customers.iloc[rows], y_all[rows]
-    groups = duplicate_groups(customers.drop(columns=[RESPONSE, "conversion_rate"], errors="ignore")).to_numpy()
-    train, test = grouped_folds(customers, y, groups, settings.folds, settings.random_state)[0]
-    features = customers[model.features]
-    with threadpool_limits(limits=settings.threads):
-        fitted = clone(model.estimator.estimator).fit(features.iloc[train], y[train])
-        result = permutation_importance(
-            fitted,
-            features.iloc[test],
-            y[test],
-            scoring="average_precision",
-            n_repeats=repeats,
-            random_state=settings.random_state,
-        )
+    """Permutation importance (drop in PR-AUC) of the chosen pipeline as fitted on all but
+    the first fold, measured on that held-out fold, so it is not an in-sample figure. The
+    pipeline is measured without its calibration: calibration maps scores monotonically,
+    which keeps the ranking PR-AUC scores."""
+    train, test = evidence.folds[0]
+    result = permutation_importance(
+        evidence.fold_pipelines[0],
+        features.iloc[test],
+        y[test],
+        scoring="average_precision",
+        n_repeats=repeats,
+        random_state=settings.random_state,
+    )
     return (
-        pd.DataFrame(
-            {"feature": model.features, "importance": result.importances_mean, "std": result.importances_std}
-        )
+        pd.DataFrame({"feature": list(features.columns), "importance": result.importances_mean, "std": result.importances_std})
         .sort_values("importance", ascending=False, kind="stable")
         .reset_index(drop=True)
     )

@@ -10,9 +10,13 @@ from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
 from campaign_pipeline.transforms.features import engineer_features
 from campaign_pipeline.sources.reading import read_customers, type_customer_table
 from campaign_pipeline.transforms.response import (
+    FEATURES,
     ModelSettings,
     business_goals,
+    candidate_pipelines,
+    cross_fit,
     fit_response_model,
+    grouped_folds,
     profit_curve,
     responder_rules,
     top_decile_lift,
@@ -68,6 +72,32 @@ def test_scoring_without_response_gives_the_same_probabilities(synthetic_custome
     assert model.name in {"logistic_regression", "gradient_boosting"}
     assert set(model.card()) >= {"features", "metrics", "training_data_sha256", "versions"}
     assert "prices" not in model.card()  # prices never enter the fit
+
+
+def test_one_pipeline_scores_every_customer_through_one_calibration(synthetic_customers):
+    model = fit_response_model(synthetic_customers, FAST)
+    scores = model.estimator.pipeline.decision_function(synthetic_customers[model.features])
+    probability = model.predict_proba(synthetic_customers)
+    np.testing.assert_array_equal(probability, model.estimator.calibration.predict(scores))
+    order = np.argsort(scores, kind="stable")
+    assert (np.diff(probability[order]) >= -1e-12).all() and ((probability > 0) & (probability < 1)).all()
+    assert len(model.importance) == len(model.features) and model.importance["importance"].notna().all()
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+def test_out_of_fold_scores_never_saw_their_own_label(synthetic_customers, method):
+    features = synthetic_customers[list(FEATURES)]
+    y = synthetic_customers["Response"].to_numpy().astype(int)
+    folds = grouped_folds(features, y, np.arange(len(y)), 3, 0)
+    pipeline = candidate_pipelines()["logistic_regression"]
+    evidence = cross_fit(pipeline, features, y, folds, method)
+    held_out = folds[0][1]
+    flipped = y.copy()
+    flipped[held_out] = 1 - flipped[held_out]
+    again = cross_fit(pipeline, features, flipped, folds, method)
+    np.testing.assert_array_equal(again.scores[held_out], evidence.scores[held_out])
+    assert not np.array_equal(again.scores[folds[1][1]], evidence.scores[folds[1][1]])
+    assert ((evidence.probability >= 0) & (evidence.probability <= 1)).all()
 
 
 def test_rules_sit_beside_the_seed_profile(synthetic_customers):
