@@ -175,33 +175,46 @@ def _dotted_names(tree: ast.AST) -> Iterator[list[str]]:
 
 @functools.cache
 def _source_and_names(code_object: Callable) -> tuple[str, tuple[tuple[str, ...], ...]]:
-    source = textwrap.dedent(_definition_source(code_object))
-    try:
-        names = {tuple(dotted) for dotted in _dotted_names(ast.parse(source))}
-    except SyntaxError:  # a lambda inside an expression: its line is no statement
-        names = {(name,) for name in getattr(getattr(code_object, "__code__", None), "co_names", ())}
-    return source, tuple(sorted(names))
-
-
-def _definition_source(code_object: Callable) -> str:
-    """``inspect.getsource`` of a function or class, from its module's definitions parsed
-    once: ``inspect`` tokenizes (and for a class parses) the module again for each."""
-    first_line, text = _module_definitions(code_object.__module__).get(code_object.__qualname__, (None, ""))
+    first_line, text, node = _module_definitions(code_object.__module__).get(code_object.__qualname__, (None, "", None))
     code = getattr(code_object, "__code__", None)
-    if first_line is None or (code is not None and code.co_firstlineno != first_line):
-        return inspect.getsource(code_object)  # a lambda, or a name defined twice
-    return text
+    if first_line is not None and (code is None or code.co_firstlineno == first_line):
+        return textwrap.dedent(text), _sorted_names(node)
+    # A lambda, or a name defined twice: inspect finds it.
+    source = textwrap.dedent(inspect.getsource(code_object))
+    try:
+        return source, _sorted_names(ast.parse(source))
+    except SyntaxError:  # a lambda inside an expression: its line is no statement
+        return source, tuple(sorted({(name,) for name in getattr(code, "co_names", ())}))
+
+
+def _sorted_names(tree: ast.AST) -> tuple[tuple[str, ...], ...]:
+    return tuple(sorted({tuple(dotted) for dotted in _dotted_names(tree)}))
 
 
 @functools.cache
-def _module_definitions(module_name: str) -> dict[str, tuple[int, str]]:
-    """Qualified name -> (first line, decorators included; its source) of every function
-    and class a module defines, nested ones included."""
+def _module_tree(module_name: str) -> tuple[list[str], ast.Module] | None:
+    """A module's source lines and syntax tree, parsed once."""
     try:
         source = inspect.getsource(sys.modules[module_name])
     except (OSError, TypeError):
+        return None
+    return source.splitlines(keepends=True), ast.parse(source)
+
+
+# Statements that may hold a def or class; expressions are not searched (lambdas are found
+# by inspect instead).
+_BLOCKS = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+@functools.cache
+def _module_definitions(module_name: str) -> dict[str, tuple[int, str, ast.AST]]:
+    """Qualified name -> (first line, decorators included; its source; its node) of every
+    function and class a module defines, nested ones included: ``inspect.getsource``
+    tokenizes (and for a class parses) the module again for each."""
+    parsed = _module_tree(module_name)
+    if parsed is None:
         return {}
-    lines = source.splitlines(keepends=True)
+    lines, tree = parsed
     definitions = {}
 
     def visit(node: ast.AST, prefix: str) -> None:
@@ -209,24 +222,21 @@ def _module_definitions(module_name: str) -> dict[str, tuple[int, str]]:
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 qualname = prefix + child.name
                 first = min([child.lineno, *(decorator.lineno for decorator in child.decorator_list)])
-                definitions[qualname] = (first, "".join(lines[first - 1 : child.end_lineno]))
-                inner = qualname + (".<locals>." if not isinstance(child, ast.ClassDef) else ".")
-                visit(child, inner)
-            else:
+                definitions[qualname] = (first, "".join(lines[first - 1 : child.end_lineno]), child)
+                visit(child, qualname + (".<locals>." if not isinstance(child, ast.ClassDef) else "."))
+            elif isinstance(child, _BLOCKS):
                 visit(child, prefix)
 
-    visit(ast.parse(source), "")
+    visit(tree, "")
     return definitions
 
 
 @functools.cache
 def _top_level_assignments(module_name: str) -> dict[str, str]:
     """Name -> source of the top-level statement assigning it, in one module."""
-    source = inspect.getsource(sys.modules[module_name])
-    # Lines split once: ast.get_source_segment splits the whole module again on every call.
-    lines = source.splitlines(keepends=True)
+    lines, tree = _module_tree(module_name)
     assignments = {}
-    for node in ast.parse(source).body:
+    for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         for target in targets:
             for name in ast.walk(target):

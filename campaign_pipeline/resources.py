@@ -173,6 +173,11 @@ class OutputFiles(ConfigurableResource):
         write_atomically(target, lambda handle: handle.write(data))
         return target
 
+    def read_bytes(self, folder: str, name: str) -> bytes | None:
+        """The file's bytes, or None when it is not there."""
+        target = self.path(folder, name)
+        return target.read_bytes() if target.exists() else None
+
     def write_json(self, name: str, payload: dict[str, Any]) -> UPath:
         return self.write_bytes("reports", name, json.dumps(payload, indent=2, sort_keys=True).encode())
 

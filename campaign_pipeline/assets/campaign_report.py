@@ -1,6 +1,8 @@
 """The campaign report: one Markdown file and one self-contained HTML page that take a
 marketer from the data to the campaign, every figure from an upstream asset."""
 
+from collections.abc import Callable
+
 import pandas as pd
 from dagster import Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
@@ -69,12 +71,21 @@ def campaign_report(
     like-for-like baselines; the what-if and budget table; the responder profile against
     seed 2's; the recommendations with their evidence; the contact-list and prospect
     summaries; and the caveats, with a randomised hold-out sized for the next campaign.
+    A chart an upstream asset drew of the same input (segments, k sweep, PCA scatter,
+    impact, profit curve, what-if) is taken from the file that asset saved, not drawn again.
 
     Reads the customers one bucket at a time, as partial aggregates: counts for every
     total, the evaluation's stable sample of scores (all of them up to 20,000) for the
     intervals and curves, and a stable sample of customers and their scores (all of them
     up to 100,000) for the responder profile and the recommendations' evidence."""
     run = RunPrices.from_frame(campaign_prices)
+
+    def drawn(caption: str, file_name: str, draw: Callable[[], bytes]) -> Chart:
+        # The upstream asset that reads the same input saved this very chart under the same
+        # name in its own step; it is drawn here only when it is not there (the asset
+        # called alone, as in a test).
+        return Chart(caption, file_name, output_files.read_bytes("reports", file_name) or draw())
+
     counts = evaluation_counts(scored_customers)
     sample = evaluation_sample(scored_customers) if why_not_evaluable(counts) is None else None
     figures = campaign_figures(counts, sample, response_model, run) if sample is not None else None
@@ -84,11 +95,11 @@ def campaign_report(
     scores = stable_sample(scored_customers, RESPONDER_SAMPLE, INTERVAL_SEED, stratify=RESPONSE, columns=REPORTED_SCORES)
     sections = [
         _data_section(count_by(customer_dispositions, ["disposition", "reason"])),
-        _conversion_section(conversion_analysis),
-        _segments_section(segmentation_model, scaled_customers, clustered_customers, cluster_profiles),
+        _conversion_section(conversion_analysis, drawn),
+        _segments_section(segmentation_model, scaled_customers, clustered_customers, cluster_profiles, drawn),
         _model_section(response_model, sample, run, figures),
-        _campaign_section(retargeting_impact, sample, run, figures),
-        _scenarios_section(campaign_scenarios),
+        _campaign_section(retargeting_impact, sample, run, figures, drawn),
+        _scenarios_section(campaign_scenarios, drawn),
         _responders_section(customers, run),
         _recommendations_section(customers, scores, lookalike_model),
         _lists_section(scored_customers, clustered_customers, prospect_scores, lookalike_model),
@@ -128,7 +139,7 @@ def _data_section(dispositions: pd.DataFrame) -> Section:
     )
 
 
-def _conversion_section(conversion: pd.DataFrame) -> Section:
+def _conversion_section(conversion: pd.DataFrame, drawn) -> Section:
     age = conversion[conversion["dimension"].eq("age_group")]
     others = conversion[~conversion["dimension"].eq("age_group")].groupby("dimension", sort=False)["conclusion"].first()
     return Section(
@@ -136,21 +147,23 @@ def _conversion_section(conversion: pd.DataFrame) -> Section:
         [age["conclusion"].iloc[0], *others.tolist()],
         [("Response by age group (95% Wilson intervals)",
           age[["segment", "customers", "responders", "response_rate", "response_rate_low", "response_rate_high"]])],
-        [Chart("Response rate by segment", "conversion_by_segment.png", charts.segment_rates_chart(conversion))],
+        [drawn("Response rate by segment", "conversion_by_segment.png", lambda: charts.segment_rates_chart(conversion))],
     )  # fmt: skip
 
 
-def _segments_section(model: SegmentationModel, scaled, clustered, profiles: pd.DataFrame) -> Section:
-    coordinates, labels = scatter_points(model, scaled, clustered)
+def _segments_section(model: SegmentationModel, scaled, clustered, profiles: pd.DataFrame, drawn) -> Section:
+    def scatter() -> bytes:
+        coordinates, labels = scatter_points(model, scaled, clustered)
+        return charts.pca_scatter_chart(coordinates, labels, model.names, model.pca.explained_variance_ratio_)
+
     return Section(
         "The segments and the choice of k",
         [f"Rule: {model.metrics.get('choice', '')}.", why_this_k(model.sweep, model.k, model.rule.k_min)],
         [("Segments in real units", profiles[["cluster", "name", "customers", "share", "income_MU", "spend_MU",
                                              "recency_days", "children", "top_product_family"]])],
         [
-            Chart("Elbow and silhouette by k", "k_sweep.png", charts.k_sweep_chart(model.sweep, model.k)),
-            Chart("Segments on two principal components", "cluster_pca.png",
-                  charts.pca_scatter_chart(coordinates, labels, model.names, model.pca.explained_variance_ratio_)),
+            drawn("Elbow and silhouette by k", "k_sweep.png", lambda: charts.k_sweep_chart(model.sweep, model.k)),
+            drawn("Segments on two principal components", "cluster_pca.png", scatter),
         ],
     )  # fmt: skip
 
@@ -177,12 +190,12 @@ def _model_section(model: ResponseModel, sample: pd.DataFrame | None, run: RunPr
     return section
 
 
-def _campaign_section(impact: pd.DataFrame, sample: pd.DataFrame | None, run: RunPrices, figures: dict | None) -> Section:
+def _campaign_section(impact: pd.DataFrame, sample: pd.DataFrame | None, run: RunPrices, figures: dict | None, drawn) -> Section:
     section = Section("The campaign against like-for-like baselines", [recommendation_rationale(impact)])
     section.tables.append(("Per cluster (targeted profit with its 95% interval)",
                            impact[["cluster", "name", "customers", "response_rate", "expected_profit", "targeted_customers",
                                    "targeted_profit", "targeted_profit_low", "targeted_profit_high", "recommended"]]))  # fmt: skip
-    section.charts.append(Chart("Retargeting impact per cluster", "retargeting_impact.png", charts.impact_chart(impact)))
+    section.charts.append(drawn("Retargeting impact per cluster", "retargeting_impact.png", lambda: charts.impact_chart(impact)))
     if figures is not None:
         section.paragraphs.append(
             f"Rule: {figures['contact_rule']}; {figures['budget']}. Contacting the {figures['contacted']:,} customers it "
@@ -192,21 +205,24 @@ def _campaign_section(impact: pd.DataFrame, sample: pd.DataFrame | None, run: Ru
             f"({figures['baseline_lines_as_received']:,} lines, copies included): {figures['baseline_profit_as_received']:,.0f} MU. "
             + figures["goal_statement"]
         )
-        y, probability = sample[RESPONSE].to_numpy().astype(int), sample["response_probability"].to_numpy()
-        customers = figures["evaluated_customers"]
-        curve = profit_curve(y, probability, run.prices, customers=customers)
-        section.charts.append(Chart("Profit by share of customers contacted", "profit_curve.png",
-                                    charts.profit_curve_chart(curve, figures["contacted"] / customers, figures["campaign_profit"])))  # fmt: skip
+
+        def curve_chart() -> bytes:
+            y, probability = sample[RESPONSE].to_numpy().astype(int), sample["response_probability"].to_numpy()
+            customers = figures["evaluated_customers"]
+            curve = profit_curve(y, probability, run.prices, customers=customers)
+            return charts.profit_curve_chart(curve, figures["contacted"] / customers, figures["campaign_profit"])
+
+        section.charts.append(drawn("Profit by share of customers contacted", "profit_curve.png", curve_chart))
     return section
 
 
-def _scenarios_section(scenarios: pd.DataFrame) -> Section:
+def _scenarios_section(scenarios: pd.DataFrame, drawn) -> Section:
     return Section(
         "What-if: prices and budgets",
         ["The break-even campaign at other prices and budgets, on the same honest scores, with no refit "
          "(campaign_scenarios; change its grid in the launchpad)."],
         [("Scenarios", scenarios)],
-        [Chart("Expected profit by cost per contact", "campaign_scenarios.png", charts.scenario_chart(scenarios))],
+        [drawn("Expected profit by cost per contact", "campaign_scenarios.png", lambda: charts.scenario_chart(scenarios))],
     )  # fmt: skip
 
 

@@ -38,8 +38,8 @@ class ResponseModelConfig(Config):
     cv_sample: int = Field(
         MODEL.cv_sample, ge=1, description="Compare and fit the models on a fixed stratified sample above this many rows"
     )
-    threads: int = Field(
-        MODEL.threads, ge=1, description="OpenMP threads while fitting (1 avoids oversubscribing small machines)"
+    threads: int | None = Field(
+        MODEL.threads, ge=1, description="OpenMP threads while fitting; empty for every core, 1 on a machine other work shares"
     )
 
 

@@ -74,7 +74,7 @@ class SegmentationConfig(Config):
     )
     fit_sample: int = Field(SWEEP.fit_sample, ge=1, description="The final k-means fits on a fixed sample above this many rows")
     random_state: int = Field(SWEEP.random_state, description="Seed of samples and the final fit")
-    threads: int = Field(SWEEP.threads, ge=1, description="OpenMP threads for k-means")
+    threads: int | None = Field(SWEEP.threads, ge=1, description="OpenMP threads for k-means; empty for every core")
 
 
 @asset(

@@ -100,7 +100,7 @@ class SweepSettings:
     silhouette_sample: int = 5_000
     fit_sample: int = 200_000
     n_init: int = 4
-    threads: int = 1  # OpenMP threads for k-means: samples are small, and it avoids oversubscription
+    threads: int | None = None  # OpenMP threads for k-means; None uses every core
     random_state: int = 0
 
 
