@@ -1,6 +1,7 @@
 """Materialize the whole graph into a temporary directory, on synthetic data and the real file."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,27 @@ def test_same_input_gives_identical_parquet(synthetic_run, tmp_path):
     first, second = checksums(data_dir), checksums(tmp_path)
     for name in DATASETS:
         assert first[f"{name}.parquet"] == second[f"{name}.parquet"], name
+
+
+FITTED = ("segmentation_model", "response_model", "lookalike_model")
+
+
+def refitted(result) -> dict[str, bool]:
+    return {name: result.asset_materializations_for_node(name)[0].metadata["refitted"].value for name in FITTED}
+
+
+def test_a_rerun_reuses_the_models_fitted_on_the_same_input_and_nothing_changes(synthetic_run, tmp_path):
+    data_dir, first = synthetic_run
+    assert refitted(first) == dict.fromkeys(FITTED, True)
+    shutil.copytree(data_dir, tmp_path, dirs_exist_ok=True)
+    rerun = materialize_all(tmp_path)
+    assert refitted(rerun) == dict.fromkeys(FITTED, False)
+    assert checksums(tmp_path) == checksums(data_dir)
+    # A setting of the response model's fit refits it, and only it.
+    changed = materialize_all(tmp_path, run_config={"ops": {"response_model": {"config": {"folds": 4}}}})
+    assert refitted(changed) == {"segmentation_model": False, "response_model": True, "lookalike_model": False}
+    card = json.loads((tmp_path / "models" / "response_model.card.json").read_text())
+    assert card["fit_key"] != json.loads((data_dir / "models" / "response_model.card.json").read_text())["fit_key"]
 
 
 def test_refused_input_fails_the_run_and_keeps_the_previous_files(synthetic_run, tmp_path):

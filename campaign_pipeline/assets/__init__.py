@@ -7,12 +7,18 @@ directly with ``build_asset_context()``. Each declares its group, kinds and owne
 import ctypes
 import ctypes.util
 import dataclasses
+import hashlib
+import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import scipy
+import sklearn
 from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, AssetKey, AssetMaterialization, BoolMetadataValue
 from dagster import Config, DagsterEventType, Failure, FloatMetadataValue, IntMetadataValue, JsonMetadataValue
 from dagster import MaterializeResult, MetadataValue, TextMetadataValue
@@ -21,7 +27,8 @@ from upath import UPath
 from campaign_pipeline.contracts import ROWS_CHECKED
 from campaign_pipeline.errors import InputDataError
 
-from campaign_pipeline.io_managers import COLUMNS, LAZY_BUCKETS, Buckets, KeptModel, WrittenBuckets, bucket_path, stored_model_path
+from campaign_pipeline.io_managers import COLUMNS, LAZY_BUCKETS, Buckets, KeptModel, WrittenBuckets, bucket_path, card_path
+from campaign_pipeline.io_managers import load_verified_pickle, stored_model_path
 from campaign_pipeline.io_managers import write_parquet
 
 DATA_ENGINEERING = "team:data-engineering"
@@ -55,6 +62,33 @@ def keep_last_good_model(context: AssetExecutionContext, error: InputDataError, 
         value=KeptModel(kept),
         metadata={"refitted": False, "reason": str(error), "kept_model": MetadataValue.path(str(kept))},
     )
+
+
+def fit_key(context: AssetExecutionContext, frames: Iterable[pd.DataFrame], *settings: Any) -> str:
+    """What a fitted model is a function of: the rows and columns it is fitted on, its
+    settings, the code that fits it (the asset's derived ``code_version``, which follows
+    every function it calls) and the versions of the libraries that fit it."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(repr(list(frame.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    assets_def = context.assets_def if context.has_assets_def else None
+    code_version = assets_def.code_versions_by_key.get(context.asset_key) if assets_def else None
+    libraries = {module.__name__: module.__version__ for module in (np, pd, scipy, sklearn)}
+    digest.update(repr((settings, code_version, sys.version, sorted(libraries.items()))).encode())
+    return digest.hexdigest()
+
+
+def stored_fit(context: AssetExecutionContext, key: str, base_dir: str) -> tuple[Any, KeptModel] | None:
+    """The stored model and a ``KeptModel`` that leaves its file as it is, when its card
+    records ``key``: fitting again on the same rows, settings, code and libraries would
+    give the same model, so a rerun reuses it. None otherwise."""
+    stored = stored_model_path(base_dir, context.asset_key.to_user_string())
+    card = card_path(stored)
+    if not (stored.exists() and card.exists()) or json.loads(card.read_text()).get("fit_key") != key:
+        return None
+    context.log.info(f"Reused the stored model: it was fitted on the same customers, settings and code ({stored}).")
+    return load_verified_pickle(stored), KeptModel(stored)
 
 
 def reduced_in(columns: list[str] | tuple[str, ...]) -> AssetIn:

@@ -2,10 +2,13 @@
 file it scores, ranked by expected profit under the run's prices and budget."""
 
 
+from dataclasses import replace
+
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, keep_last_good_model, settings_from
+from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, fit_key, keep_last_good_model, settings_from
+from campaign_pipeline.assets import stored_fit
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.assets.response import ResponseModelConfig
 from campaign_pipeline.contracts import dataset_contract, validated
@@ -45,14 +48,21 @@ def lookalike_model(
     ``segmentation_model``). Its metadata are its own out-of-fold figures (ROC-AUC and
     PR-AUC with seeded bootstrap 95% intervals, segment accuracy), much weaker than the
     customer model's because prospects have no purchases, recency or past campaigns. When
-    the data cannot train it, the last good model is kept, like the response model."""
+    the data cannot train it, the last good model is kept, like the response model; a rerun
+    on the same sample, settings, segments and code reuses it."""
     settings = settings_from(config, LookalikeSettings)
     # Compared and fitted on a stable sample of every customer, stratified by Response.
     customers = stable_sample(clustered_customers, settings.cv_sample, settings.random_state, stratify=RESPONSE)
-    try:
-        model = fit_lookalike_model(customers, segmentation_model.names, settings, frame_sha256(customers))
-    except InputDataError as error:
-        return keep_last_good_model(context, error, output_files.base_dir)
+    key = fit_key(context, [customers], settings, segmentation_model.names)
+    reused = stored_fit(context, key, output_files.base_dir)
+    if reused:
+        model, value = reused
+    else:
+        try:
+            fitted = fit_lookalike_model(customers, segmentation_model.names, settings, frame_sha256(customers))
+        except InputDataError as error:
+            return keep_last_good_model(context, error, output_files.base_dir)
+        model = value = replace(fitted, fit_key=key)
     metrics = model.metrics
     context.log.info(
         f"look-alike model: out-of-fold ROC-AUC {metrics['roc_auc']:.3f} "
@@ -67,7 +77,7 @@ def lookalike_model(
     }
     segment_names = {str(k): v for k, v in model.segment_names.items()}
     metadata = {"figures_of": FIGURES_OF, "features": model.features, **rounded(figures), "segment_names": segment_names}
-    return MaterializeResult(value=model, metadata=metadata)
+    return MaterializeResult(value=value, metadata={"refitted": not reused, **metadata})
 
 
 @asset(**DOMAIN, kinds={"csv", "pandas", "scikitlearn", "parquet"}, **dataset_contract("prospect_scores", ProspectScores))

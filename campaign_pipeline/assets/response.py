@@ -1,5 +1,6 @@
 """Response: the fitted, calibrated response model and the scores it gives each customer."""
 
+from dataclasses import replace
 from typing import Literal
 
 import pandas as pd
@@ -7,7 +8,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
 from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, for_each_bucket, keep_last_good_model, reduced_in
-from campaign_pipeline.assets import settings_from
+from campaign_pipeline.assets import fit_key, settings_from, stored_fit
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices
 from campaign_pipeline.errors import InputDataError
@@ -58,19 +59,26 @@ def response_model(
     it: ``scored_customers`` prices the scores. When the data cannot train a model (no
     ``Response``, or a single class), the last good model is kept, says so, and still
     scores the customers. Compared and fitted on a stable sample of every customer,
-    stratified by ``Response`` (all of them up to ``cv_sample``)."""
+    stratified by ``Response`` (all of them up to ``cv_sample``). A rerun on the same
+    sample, settings and code reuses the stored model (``refitted`` false): the fit would
+    give the same one."""
     settings = settings_from(config, ModelSettings)
     customers = stable_sample(engineered_customers, settings.cv_sample, settings.random_state, stratify=RESPONSE)
-    try:
-        model = fit_response_model(customers, settings, frame_sha256(customers))
-    except InputDataError as error:
-        return keep_last_good_model(context, error, output_files.base_dir)
+    key = fit_key(context, [customers], settings)
+    reused = stored_fit(context, key, output_files.base_dir)
+    if reused:
+        model, value = reused
+    else:
+        try:
+            model = value = replace(fit_response_model(customers, settings, frame_sha256(customers)), fit_key=key)
+        except InputDataError as error:
+            return keep_last_good_model(context, error, output_files.base_dir)
     metrics = model.metrics
     context.log.info(f"{model.name}: out-of-fold ROC-AUC {metrics['roc_auc']:.3f} on {metrics['evaluated_rows']:,} customers")
     return MaterializeResult(
-        value=model,
+        value=value,
         metadata={
-            "refitted": True,
+            "refitted": not reused,
             "model": model.name,
             **rounded({f"cv_{name}": metrics[name] for name in ("roc_auc", "pr_auc", "brier", "top_decile_lift")}),
             "trained_customers": metrics["trained_rows"],

@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 from sklearn.compose import ColumnTransformer
 
-from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, for_each_bucket, settings_from
+from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, fit_key, for_each_bucket, settings_from, stored_fit
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.metadata import chart, rounded, table
 from campaign_pipeline.resources import OutputFiles
@@ -89,25 +89,33 @@ def segmentation_model(
     scaled_customers,
     engineered_customers,
     output_files: OutputFiles,
-) -> MaterializeResult[SegmentationModel]:
+):  # a SegmentationModel, or KeptModel when the stored one is reused
     """Fitted k-means. k is swept over 2..10 (inertia, silhouette, Davies-Bouldin,
     Calinski-Harabasz, smallest cluster share, stability across 5 seeds) and chosen by the
     configured rule; ids are numbered by ascending centroid spend, so cluster 0 is always
     the lowest-spending kind of customer. Cluster names come from real-unit profiles.
-    Fitted on a stable sample of every customer (all of them up to ``fit_sample``)."""
+    Fitted on a stable sample of every customer (all of them up to ``fit_sample``); a rerun
+    on the same sample, rule, settings and code reuses the stored model."""
     rule = settings_from(config, SelectionRule)
     settings = settings_from(config, SweepSettings)
     matrix = stable_sample(scaled_customers, settings.fit_sample, settings.random_state).drop(columns=["ID"])
-    model = fit_segmentation(matrix, rule, settings)
     engineered = stable_sample(engineered_customers, settings.fit_sample, settings.random_state)
-    labelled = engineered.assign(cluster=model.predict(matrix))
-    model.names = name_clusters(profile_clusters(labelled))
+    key = fit_key(context, [matrix, engineered], rule, settings)
+    reused = stored_fit(context, key, output_files.base_dir)
+    if reused:
+        model, value = reused
+    else:
+        model = value = fit_segmentation(matrix, rule, settings)
+        labelled = engineered.assign(cluster=model.predict(matrix))
+        model.names = name_clusters(profile_clusters(labelled))
+        model.fit_key = key
     context.log.info(model.metrics["choice"])
     summary = {"k": model.k, **{key: value for key, value in model.metrics.items() if key != "choice"}}
     output_files.write_json("segmentation.json", {**summary, "rule": rule.describe(), "choice": model.metrics["choice"]})
     return MaterializeResult(
-        value=model,
+        value=value,
         metadata={
+            "refitted": not reused,
             **rounded(summary),
             "choice": model.metrics["choice"],
             "names": {str(cluster): name for cluster, name in model.names.items()},

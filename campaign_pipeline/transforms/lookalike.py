@@ -130,6 +130,7 @@ class LookalikeModel:
     rules: CleaningRules = DEFAULT_RULES
     data_sha256: str = ""
     versions: dict = field(default_factory=dict)
+    fit_key: str = ""  # assets.fit_key of the fit: a rerun with the same one reuses this model
 
     @property
     def features(self) -> list[str]:
@@ -154,6 +155,7 @@ class LookalikeModel:
             "metrics": self.metrics,
             "training_data_sha256": self.data_sha256,
             "versions": self.versions,
+            "fit_key": self.fit_key,
         }
 
 

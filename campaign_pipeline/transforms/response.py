@@ -244,6 +244,7 @@ class ResponseModel:
     oof_keys: np.ndarray  # training_keys of those customers, in the same order
     data_sha256: str = ""
     versions: dict = field(default_factory=dict)
+    fit_key: str = ""  # assets.fit_key of the fit: a rerun with the same one reuses this model
 
     def predict_proba(self, customers: pd.DataFrame) -> np.ndarray:
         return self.estimator.predict_proba(customers[self.features])[:, 1]
@@ -270,6 +271,7 @@ class ResponseModel:
             "metrics": self.metrics,
             "training_data_sha256": self.data_sha256,
             "versions": self.versions,
+            "fit_key": self.fit_key,
         }
 
 

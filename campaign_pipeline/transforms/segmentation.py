@@ -116,6 +116,7 @@ class SegmentationModel:
     metrics: dict = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
     pca: PCA | None = None  # 2-D view of the training matrix, for charts
+    fit_key: str = ""  # assets.fit_key of the fit: a rerun with the same one reuses this model
 
     @property
     def k(self) -> int:
@@ -137,6 +138,7 @@ class SegmentationModel:
             "rule": self.rule.describe(),
             "names": {str(cluster): name for cluster, name in self.names.items()},
             **self.metrics,
+            "fit_key": self.fit_key,
         }
 
 
