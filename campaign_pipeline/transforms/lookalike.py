@@ -34,11 +34,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
-from threadpoolctl import threadpool_limits
 
 from campaign_pipeline.errors import InputDataError, require_column
 from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.sources.prospects import PROSPECT_COLUMNS
+from campaign_pipeline.transforms import fitting_threads
 from campaign_pipeline.transforms.cleaning import (
     CleaningRules,
     category_rules,
@@ -191,7 +191,7 @@ def fit_lookalike_model(
         trained.drop(columns=[RESPONSE, "conversion_rate", SEGMENT, "cluster_name"], errors="ignore")
     ).to_numpy()
 
-    with threadpool_limits(limits=settings.threads):
+    with fitting_threads(settings.threads):
         folds = grouped_folds(features, y, groups, settings.folds, settings.random_state)
         evidence = cross_fit(response_pipeline(), features, y, folds, settings.calibration)
         probability = evidence.probability

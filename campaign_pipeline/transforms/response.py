@@ -27,11 +27,11 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
-from threadpoolctl import threadpool_limits
 
 from campaign_pipeline.economics import CampaignPrices
 from campaign_pipeline.errors import InputDataError, require_column
 from campaign_pipeline.schemas import ACCEPTED_COLUMNS, PURCHASE_COLUMNS, RESPONSE, SCORE_SOURCES, SPEND_COLUMNS
+from campaign_pipeline.transforms import fitting_threads
 from campaign_pipeline.transforms.cleaning import duplicate_groups
 
 NUMERIC_FEATURES = (
@@ -344,7 +344,7 @@ def fit_response_model(
 
     folds = grouped_folds(ev_features, ev_y, ev_groups, settings.folds, settings.random_state)
     candidates = candidate_pipelines(settings.random_state)
-    with threadpool_limits(limits=settings.threads):
+    with fitting_threads(settings.threads):
         evidence = {
             name: cross_fit(pipeline, ev_features, ev_y, folds, settings.calibration) for name, pipeline in candidates.items()
         }

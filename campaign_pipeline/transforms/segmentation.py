@@ -24,9 +24,9 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
-from threadpoolctl import threadpool_limits
 
 from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.transforms import fitting_threads
 from campaign_pipeline.transforms.buckets import stable_sample
 
 FEATURE_PREFIX = "seg__"
@@ -230,7 +230,7 @@ def fit_segmentation(matrix: pd.DataFrame, rule: SelectionRule, settings: SweepS
             expected=f"at least {needed} customers to sweep k up to {max(settings.k_values)}",
             fix="Score small files with the nightly_rescore job, which reuses the stored segmentation.",
         )
-    with threadpool_limits(limits=settings.threads):
+    with fitting_threads(settings.threads):
         sweep = sweep_k(matrix, settings)
         k, reason = choose_k(sweep, rule)
         values = matrix.to_numpy()
