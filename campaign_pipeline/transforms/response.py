@@ -3,8 +3,9 @@
 All preprocessing lives inside a scikit-learn ``Pipeline``; candidates are compared by
 out-of-fold predictions from stratified folds in which customers that are equal
 on every column but ``ID`` share a fold (duplicates split across folds leak labels).
-Probabilities are calibrated inside each training fold, and the contact rule is the
-break-even one of ``economics.CampaignPrices.worth_contacting``: a fixed rule, so nothing
+Probabilities are calibrated by out-of-fold scores only (``cross_fit``): each fold's by a
+sigmoid fitted on the other folds' scores, the final model's by one fitted on all of them.
+The contact rule is the break-even one of ``economics.CampaignPrices.worth_contacting``: a fixed rule, so nothing
 is tuned on the rows it is then judged on.
 """
 
