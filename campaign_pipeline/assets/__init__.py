@@ -26,6 +26,7 @@ from upath import UPath
 
 from campaign_pipeline.contracts import ROWS_CHECKED
 from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.transforms.response import frame_sha256
 
 from campaign_pipeline.io_managers import COLUMNS, LAZY_BUCKETS, Buckets, KeptModel, WrittenBuckets, bucket_path, card_path
 from campaign_pipeline.io_managers import load_verified_pickle, stored_model_path
@@ -68,27 +69,30 @@ def fit_key(context: AssetExecutionContext, frames: Iterable[pd.DataFrame], *set
     """What a fitted model is a function of: the rows and columns it is fitted on, its
     settings, the code that fits it (the asset's derived ``code_version``, which follows
     every function it calls) and the versions of the libraries that fit it."""
-    digest = hashlib.sha256()
-    for frame in frames:
-        digest.update(repr(list(frame.columns)).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     assets_def = context.assets_def if context.has_assets_def else None
     code_version = assets_def.code_versions_by_key.get(context.asset_key) if assets_def else None
     libraries = {module.__name__: module.__version__ for module in (np, pd, scipy, sklearn)}
-    digest.update(repr((settings, code_version, sys.version, sorted(libraries.items()))).encode())
-    return digest.hexdigest()
+    data = [(list(frame.columns), frame_sha256(frame)) for frame in frames]
+    return hashlib.sha256(repr((data, settings, code_version, sys.version, sorted(libraries.items()))).encode()).hexdigest()
 
 
-def stored_fit(context: AssetExecutionContext, key: str, base_dir: str) -> tuple[Any, KeptModel] | None:
-    """The stored model and a ``KeptModel`` that leaves its file as it is, when its card
-    records ``key``: fitting again on the same rows, settings, code and libraries would
-    give the same model, so a rerun reuses it. None otherwise."""
+Model = TypeVar("Model")
+
+
+def fitted_or_stored(
+    context: AssetExecutionContext, key: str, base_dir: str, fit: Callable[[], Model]
+) -> tuple[Model, Model | KeptModel, bool]:
+    """(model, value for the model IO manager, reused). When the stored model's card records
+    ``key``, fitting again on the same rows, settings, code and libraries would give the
+    same model: it is reused and its file left as it is (``KeptModel``). Otherwise ``fit()``
+    runs (its errors propagate) and the model carries ``key`` onto its card."""
     stored = stored_model_path(base_dir, context.asset_key.to_user_string())
     card = card_path(stored)
-    if not (stored.exists() and card.exists()) or json.loads(card.read_text()).get("fit_key") != key:
-        return None
-    context.log.info(f"Reused the stored model: it was fitted on the same customers, settings and code ({stored}).")
-    return load_verified_pickle(stored), KeptModel(stored)
+    if stored.exists() and card.exists() and json.loads(card.read_text()).get("fit_key") == key:
+        context.log.info(f"Reused the stored model: it was fitted on the same customers, settings and code ({stored}).")
+        return load_verified_pickle(stored), KeptModel(stored), True
+    model = dataclasses.replace(fit(), fit_key=key)
+    return model, model, False
 
 
 def reduced_in(columns: list[str] | tuple[str, ...]) -> AssetIn:

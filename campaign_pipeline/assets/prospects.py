@@ -2,13 +2,11 @@
 file it scores, ranked by expected profit under the run's prices and budget."""
 
 
-from dataclasses import replace
-
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, fit_key, keep_last_good_model, settings_from
-from campaign_pipeline.assets import stored_fit
+from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, fit_key, fitted_or_stored, keep_last_good_model
+from campaign_pipeline.assets import settings_from
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.assets.response import ResponseModelConfig
 from campaign_pipeline.contracts import dataset_contract, validated
@@ -53,16 +51,13 @@ def lookalike_model(
     settings = settings_from(config, LookalikeSettings)
     # Compared and fitted on a stable sample of every customer, stratified by Response.
     customers = stable_sample(clustered_customers, settings.cv_sample, settings.random_state, stratify=RESPONSE)
-    key = fit_key(context, [customers], settings, segmentation_model.names)
-    reused = stored_fit(context, key, output_files.base_dir)
-    if reused:
-        model, value = reused
-    else:
-        try:
-            fitted = fit_lookalike_model(customers, segmentation_model.names, settings, frame_sha256(customers))
-        except InputDataError as error:
-            return keep_last_good_model(context, error, output_files.base_dir)
-        model = value = replace(fitted, fit_key=key)
+    try:
+        model, value, reused = fitted_or_stored(
+            context, fit_key(context, [customers], settings, segmentation_model.names), output_files.base_dir,
+            lambda: fit_lookalike_model(customers, segmentation_model.names, settings, frame_sha256(customers)),
+        )  # fmt: skip
+    except InputDataError as error:
+        return keep_last_good_model(context, error, output_files.base_dir)
     metrics = model.metrics
     context.log.info(
         f"look-alike model: out-of-fold ROC-AUC {metrics['roc_auc']:.3f} "

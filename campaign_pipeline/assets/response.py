@@ -1,6 +1,5 @@
 """Response: the fitted, calibrated response model and the scores it gives each customer."""
 
-from dataclasses import replace
 from typing import Literal
 
 import pandas as pd
@@ -8,7 +7,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
 from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, for_each_bucket, keep_last_good_model, reduced_in
-from campaign_pipeline.assets import fit_key, settings_from, stored_fit
+from campaign_pipeline.assets import fit_key, fitted_or_stored, settings_from
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices
 from campaign_pipeline.errors import InputDataError
@@ -64,15 +63,13 @@ def response_model(
     give the same one."""
     settings = settings_from(config, ModelSettings)
     customers = stable_sample(engineered_customers, settings.cv_sample, settings.random_state, stratify=RESPONSE)
-    key = fit_key(context, [customers], settings)
-    reused = stored_fit(context, key, output_files.base_dir)
-    if reused:
-        model, value = reused
-    else:
-        try:
-            model = value = replace(fit_response_model(customers, settings, frame_sha256(customers)), fit_key=key)
-        except InputDataError as error:
-            return keep_last_good_model(context, error, output_files.base_dir)
+    try:
+        model, value, reused = fitted_or_stored(
+            context, fit_key(context, [customers], settings), output_files.base_dir,
+            lambda: fit_response_model(customers, settings, frame_sha256(customers)),
+        )  # fmt: skip
+    except InputDataError as error:
+        return keep_last_good_model(context, error, output_files.base_dir)
     metrics = model.metrics
     context.log.info(f"{model.name}: out-of-fold ROC-AUC {metrics['roc_auc']:.3f} on {metrics['evaluated_rows']:,} customers")
     return MaterializeResult(

@@ -5,7 +5,8 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 from sklearn.compose import ColumnTransformer
 
-from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, fit_key, for_each_bucket, settings_from, stored_fit
+from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, fit_key, fitted_or_stored, for_each_bucket
+from campaign_pipeline.assets import settings_from
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.metadata import chart, rounded, table
 from campaign_pipeline.resources import OutputFiles
@@ -100,15 +101,14 @@ def segmentation_model(
     settings = settings_from(config, SweepSettings)
     matrix = stable_sample(scaled_customers, settings.fit_sample, settings.random_state).drop(columns=["ID"])
     engineered = stable_sample(engineered_customers, settings.fit_sample, settings.random_state)
+
+    def fit() -> SegmentationModel:
+        model = fit_segmentation(matrix, rule, settings)
+        model.names = name_clusters(profile_clusters(engineered.assign(cluster=model.predict(matrix))))
+        return model
+
     key = fit_key(context, [matrix, engineered], rule, settings)
-    reused = stored_fit(context, key, output_files.base_dir)
-    if reused:
-        model, value = reused
-    else:
-        model = value = fit_segmentation(matrix, rule, settings)
-        labelled = engineered.assign(cluster=model.predict(matrix))
-        model.names = name_clusters(profile_clusters(labelled))
-        model.fit_key = key
+    model, value, reused = fitted_or_stored(context, key, output_files.base_dir, fit)
     context.log.info(model.metrics["choice"])
     summary = {"k": model.k, **{key: value for key, value in model.metrics.items() if key != "choice"}}
     output_files.write_json("segmentation.json", {**summary, "rule": rule.describe(), "choice": model.metrics["choice"]})
