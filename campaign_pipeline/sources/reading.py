@@ -37,6 +37,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 
 from campaign_pipeline.errors import InputDataError
@@ -44,6 +45,7 @@ from campaign_pipeline.schemas import (
     INPUT_COLUMNS,
     OPTIONAL_INPUT_COLUMNS,
     RejectedCustomers,
+    identical_lines,
 )
 
 DateOrder = Literal["auto", "day_first", "month_first"]
@@ -306,18 +308,27 @@ def _read_plain_file(raw: bytes, separator: str) -> pd.DataFrame | None:
     # Text columns stay text, and only an empty cell is missing ("NA" or "nan" is refused
     # as text later, as the other reader does).
     header = body.split(b"\n", 1)[0].decode("utf-8").rstrip("\r").split(separator)
-    text_columns = (*STRING_COLUMNS, DATE_COLUMN, *FLOAT_COLUMNS)
-    as_text = {name.strip('"'): pa.string() for name in header if name.strip().strip('"') in text_columns}
+    named = {name.strip().strip('"'): name.strip('"') for name in header}
+    as_text = {named[name]: pa.string() for name in (*STRING_COLUMNS, DATE_COLUMN) if name in named}
+    # Numbers that may be missing (an empty cell): parsed here too, which pyarrow does
+    # several times faster than pandas from text.
+    as_numbers = {named[name]: pa.float64() for name in FLOAT_COLUMNS if name in named}
     try:
         table = pa_csv.read_csv(
             io.BytesIO(body),
             parse_options=pa_csv.ParseOptions(delimiter=separator),
-            convert_options=pa_csv.ConvertOptions(column_types=as_text, null_values=[""], strings_can_be_null=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=as_text | as_numbers, null_values=[""], strings_can_be_null=False
+            ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
     for name, column in zip(table.column_names, table.columns):
-        if name not in as_text and not (pa.types.is_integer(column.type) and column.null_count == 0):
+        if name in as_numbers:
+            # pyarrow reads the text "nan" as a number; the other reader refuses it as text.
+            if pa_compute.any(pa_compute.is_nan(column)).as_py():
+                return None
+        elif name not in as_text and not (pa.types.is_integer(column.type) and column.null_count == 0):
             return None
     return table.to_pandas()
 
@@ -426,7 +437,9 @@ def _as_text(values: pd.Series, column: str) -> pd.Series:
     if column in (*STRING_COLUMNS, DATE_COLUMN) and values.dtype != object:
         values = values.astype(str)  # text that happens to look like numbers
     if values.dtype == object:
-        values = values.str.strip()
+        # Stripped once per distinct value: a column repeats few values (dates included).
+        codes, distinct = pd.factorize(values, use_na_sentinel=False)
+        values = pd.Series(pd.Series(distinct, dtype=object).str.strip().to_numpy()[codes], index=values.index, name=values.name)
     return values
 
 
@@ -693,7 +706,7 @@ def _set_aside_conflicting_ids(
     as duplicates of the first (every line is accounted for). The same ID with *different*
     data cannot be resolved without guessing: refuse, or set aside every line of that ID.
     Returns the rows kept and how many are identical to an earlier one."""
-    identical = frame.duplicated(keep="first")
+    identical = identical_lines(frame)
     distinct = frame.loc[~identical]
     clashing = distinct["ID"].duplicated(keep=False)
     if clashing.any():
@@ -706,7 +719,7 @@ def _set_aside_conflicting_ids(
         )  # fmt: skip
         rejections.name_ids(frame["ID"])
         frame = frame.loc[~frame["ID"].isin(ids)]
-        identical = frame.duplicated(keep="first")
+        identical = identical_lines(frame)
     return frame, int(identical.sum())
 
 

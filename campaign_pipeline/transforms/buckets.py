@@ -131,10 +131,12 @@ def _labels(frame: pd.DataFrame, strata: list[str]) -> object:
     present = [column for column in strata if column in frame.columns]
     if not present:
         return 0
-    labels = frame[present[0]]
-    for column in present[1:]:
-        labels = labels.astype(str) + "|" + frame[column].astype(str)
-    return labels.to_numpy()
+    if len(present) == 1:
+        return frame[present[0]].to_numpy()
+    # The text is made once per combination, not once per row.
+    groups = frame.groupby(present, sort=False, dropna=False, observed=True)
+    texts = np.array(["|".join(map(str, combination)) for combination in groups.size().index], dtype=object)
+    return texts[groups.ngroup().to_numpy()]
 
 
 def stable_sample(

@@ -163,6 +163,19 @@ def duplicate_groups(frame: pd.DataFrame, ignore: tuple[str, ...] = ("ID",)) -> 
     )
 
 
+def identical_line_groups(frame: pd.DataFrame) -> pd.Series:
+    """A group per set of identical lines (numbered by the position of its first line):
+    ``duplicate_groups(frame, ignore=())`` but for the numbers. Identical lines share their
+    ID, so only the few lines that share one are compared."""
+    shared_id = frame["ID"].duplicated(keep=False).to_numpy()
+    first = np.arange(len(frame))
+    if shared_id.any():
+        positions = first[shared_id]
+        groups = duplicate_groups(frame[shared_id], ignore=()).to_numpy()
+        first[shared_id] = pd.Series(positions).groupby(groups).transform("first").to_numpy()
+    return pd.Series(first, index=frame.index)
+
+
 @dataclass(frozen=True)
 class _Screened:
     """The rows left by the row rules, with each rule's mask, before income is imputed."""
@@ -181,8 +194,9 @@ def _screen(raw: pd.DataFrame, rules: CleaningRules, fates: _Dispositions) -> _S
     """Identical lines, impossible ages, implausible spends and counts removed; unknown
     incomes blanked."""
     frame = raw.copy()
-    identical = frame.duplicated(keep="first")
-    frame = fates.copies(frame, duplicate_groups(frame, ignore=()), "identical line")
+    lines = identical_line_groups(frame)
+    identical = lines.duplicated(keep="first")
+    frame = fates.copies(frame, lines, "identical line")
 
     impossible = frame["Year_Birth"].lt(rules.min_birth_year)
     frame = fates.drop(frame, impossible, f"Year_Birth before {rules.min_birth_year}")

@@ -2,6 +2,7 @@
 
 import csv
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -71,6 +72,26 @@ def test_anything_but_plain_integers_leaves_the_fast_path(tmp_path, sample, cell
     with pytest.raises(InputDataError) as caught:
         read_customers(path)
     assert caught.value.column == "NumWebVisitsMonth" and caught.value.lines == [5]
+
+
+@pytest.mark.parametrize("cell", ["nan", "NaN", "n/a", "1_000"])
+def test_an_income_that_is_not_a_number_leaves_the_fast_path_and_is_named(tmp_path, sample, cell):
+    sample["Income"] = sample["Income"].astype(object)
+    sample.loc[3, "Income"] = cell
+    path = write_variant(sample, tmp_path / "v.csv")
+    assert reading._read_plain_file(path.read_bytes(), "\t") is None
+    with pytest.raises(InputDataError) as caught:
+        read_customers(path)
+    assert caught.value.column == "Income" and caught.value.lines == [5]
+
+
+def test_the_fast_path_reads_income_as_numbers_with_gaps(tmp_path, sample):
+    sample["Income"] = sample["Income"].astype(object)
+    sample.loc[3, "Income"] = ""
+    sample.loc[4, "Income"] = " 51234.5 "
+    fast = reading._read_plain_file(write_variant(sample, tmp_path / "v.csv").read_bytes(), "\t")
+    assert fast["Income"].dtype == "float64"
+    assert np.isnan(fast.loc[3, "Income"]) and fast.loc[4, "Income"] == 51234.5
 
 
 def test_columns_in_another_order_extra_columns_and_spaces(tmp_path, sample):

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from campaign_pipeline.transforms.buckets import ROWS, count_by
+from campaign_pipeline.transforms.buckets import ROWS, _labels, count_by
 
 
 class InMemoryBuckets:
@@ -88,3 +88,12 @@ def test_sorted_files_merge_into_one_order_a_chunk_at_a_time(tmp_path):
     whole.iloc[0:0].to_parquet(empty)
     (only,) = merge_sorted([empty], **order)
     assert only.empty and list(only.columns) == ["expected_profit", "ID"]
+
+
+def test_a_class_of_several_columns_is_their_values_joined():
+    frame = pd.DataFrame(
+        {"contact": [True, False, True, False], "Response": [1, 0, 1, 1], "rate": [0.5, np.nan, 0.5, np.nan]},
+        index=[5, 3, 9, 2],
+    )
+    assert _labels(frame, ["contact", "Response", "rate"]).tolist() == ["True|1|0.5", "False|0|nan", "True|1|0.5", "False|1|nan"]
+    assert _labels(frame, ["Response"]).tolist() == [1, 0, 1, 1]

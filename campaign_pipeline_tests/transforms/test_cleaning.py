@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from campaign_pipeline.errors import InputDataError
-from campaign_pipeline.schemas import CleanedCustomers
-from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers, duplicate_groups
+from campaign_pipeline.schemas import CleanedCustomers, identical_lines
+from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers, duplicate_groups, identical_line_groups
 from campaign_pipeline.sources.reading import type_customer_table
 
 
@@ -98,6 +98,16 @@ def test_duplicate_groups_ignore_id_only():
     frame = pd.DataFrame({"ID": [1, 2, 3], "a": [1, 1, 2], "b": [np.nan, np.nan, np.nan]})
     groups = duplicate_groups(frame)
     assert groups[0] == groups[1] != groups[2]
+
+
+def test_identical_lines_are_found_among_lines_that_share_an_id():
+    frame = pd.DataFrame({"ID": [1, 2, 1, 3, 2, 1], "a": [5, 6, 5, 7, 9, 5], "b": [np.nan, 1.0, np.nan, 2.0, 1.0, np.nan]})
+    for keep in ("first", False):
+        pd.testing.assert_series_equal(identical_lines(frame, keep=keep), frame.duplicated(keep=keep))
+    groups = identical_line_groups(frame)
+    assert groups[0] == groups[2] == groups[5] and len(set(groups[[1, 3, 4]])) == 3 and groups[1] != groups[0]
+    exact = duplicate_groups(frame, ignore=())
+    assert (groups.groupby(exact.to_numpy()).nunique() == 1).all() and (exact.groupby(groups.to_numpy()).nunique() == 1).all()
 
 
 def test_real_file_cleaning_counts(real_csv):
