@@ -55,6 +55,7 @@ EXPECTED_DEPENDENCIES = {
         "retargeting_impact",
         "response_model",
         "scored_customers",
+        "campaign_evaluation",
         "campaign_prices",
         "campaign_scenarios",
         "lookalike_model",

@@ -14,13 +14,12 @@ from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms import charts
 from campaign_pipeline.transforms.actions import action_evidence
 from campaign_pipeline.transforms.buckets import ROWS, count_by, stable_sample
-from campaign_pipeline.transforms.campaign import INTERVAL_SEED, calibration_table, campaign_figures, evaluation_counts
-from campaign_pipeline.transforms.campaign import evaluation_sample, why_not_evaluable
+from campaign_pipeline.transforms.campaign import INTERVAL_SEED, CampaignEvaluation, calibration_table
 from campaign_pipeline.transforms.campaign_report import Chart, Section, holdout_size, render_html, render_markdown, why_this_k
 from campaign_pipeline.transforms.impact import channel_sums, channel_summary, contact_list, recommendation_rationale
 from campaign_pipeline.transforms.lookalike import LookalikeModel
 from campaign_pipeline.transforms.recommendations import seed_recommendations
-from campaign_pipeline.transforms.response import RESPONDER_SAMPLE, ResponseModel, profit_curve, responder_rules
+from campaign_pipeline.transforms.response import RESPONDER_SAMPLE, ResponseModel, profit_curve
 from campaign_pipeline.transforms.segmentation import SegmentationModel, scatter_points
 
 TITLE = "Campaign report"
@@ -58,6 +57,7 @@ def campaign_report(
     retargeting_impact: pd.DataFrame,
     response_model: ResponseModel,
     scored_customers,
+    campaign_evaluation: CampaignEvaluation,
     campaign_prices: pd.DataFrame,
     campaign_scenarios: pd.DataFrame,
     lookalike_model: LookalikeModel,
@@ -72,12 +72,12 @@ def campaign_report(
     seed 2's; the recommendations with their evidence; the contact-list and prospect
     summaries; and the caveats, with a randomised hold-out sized for the next campaign.
     A chart an upstream asset drew of the same input (segments, k sweep, PCA scatter,
-    impact, profit curve, what-if) is taken from the file that asset saved, not drawn again.
+    impact, profit curve, what-if) is taken from the file that asset saved, not drawn again,
+    and the campaign's figures, intervals and responder rules are ``campaign_evaluation``'s.
 
-    Reads the customers one bucket at a time, as partial aggregates: counts for every
-    total, the evaluation's stable sample of scores (all of them up to 20,000) for the
-    intervals and curves, and a stable sample of customers and their scores (all of them
-    up to 100,000) for the responder profile and the recommendations' evidence."""
+    Reads the customers one bucket at a time, as partial aggregates: counts for the
+    contact-list totals, and a stable sample of customers and their scores (all of them up
+    to 100,000) for the recommendations' evidence."""
     run = RunPrices.from_frame(campaign_prices)
 
     def drawn(caption: str, file_name: str, draw: Callable[[], bytes]) -> Chart:
@@ -86,11 +86,8 @@ def campaign_report(
         # called alone, as in a test).
         return Chart(caption, file_name, output_files.read_bytes("reports", file_name) or draw())
 
-    counts = evaluation_counts(scored_customers)
-    sample = evaluation_sample(scored_customers) if why_not_evaluable(counts) is None else None
-    figures = campaign_figures(counts, sample, response_model, run) if sample is not None else None
-    # The responder profile and the recommendations' evidence: the same stable sample of
-    # customers and of their scores.
+    figures, sample = campaign_evaluation.figures, campaign_evaluation.sample
+    # The recommendations' evidence: the same stable sample of customers and of their scores.
     customers = stable_sample(clustered_customers, RESPONDER_SAMPLE, INTERVAL_SEED, stratify=RESPONSE)
     scores = stable_sample(scored_customers, RESPONDER_SAMPLE, INTERVAL_SEED, stratify=RESPONSE, columns=REPORTED_SCORES)
     sections = [
@@ -100,7 +97,7 @@ def campaign_report(
         _model_section(response_model, sample, run, figures),
         _campaign_section(retargeting_impact, sample, run, figures, drawn),
         _scenarios_section(campaign_scenarios, drawn),
-        _responders_section(customers, run),
+        _responders_section(campaign_evaluation.responder_rules),
         _recommendations_section(customers, scores, lookalike_model),
         _lists_section(scored_customers, clustered_customers, prospect_scores, lookalike_model),
         _caveats_section(figures, config),
@@ -226,10 +223,9 @@ def _scenarios_section(scenarios: pd.DataFrame, drawn) -> Section:
     )  # fmt: skip
 
 
-def _responders_section(customers: pd.DataFrame, run: RunPrices) -> Section:
-    if RESPONSE not in customers.columns or customers[RESPONSE].isna().any():
-        return Section("The responder profile against seed 2's", ["This file has no Response to profile."])
-    rules = responder_rules(customers, run.prices.break_even_probability)
+def _responders_section(rules: pd.DataFrame | None) -> Section:
+    if rules is None:
+        return Section("The responder profile against seed 2's", ["This file has no observed Response of both kinds to profile."])
     return Section(
         "The responder profile against seed 2's",
         ["Leaves of a depth-3 tree whose response rate clears break-even, beside each of the seed's conditions."],

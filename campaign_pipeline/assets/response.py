@@ -18,7 +18,8 @@ from campaign_pipeline.io_managers import Buckets
 from campaign_pipeline.transforms.buckets import stable_sample
 from campaign_pipeline.transforms.charts import profit_curve_chart
 from campaign_pipeline.transforms.impact import score_customers
-from campaign_pipeline.transforms.campaign import EVALUATED_SCORES, INTERVAL_SEED, campaign_figures, evaluation_counts
+from campaign_pipeline.transforms.campaign import EVALUATED_SCORES, INTERVAL_SEED, CampaignEvaluation, campaign_figures
+from campaign_pipeline.transforms.campaign import evaluation_counts
 from campaign_pipeline.transforms.campaign import evaluation_sample, why_not_evaluable
 from campaign_pipeline.transforms.response import ModelSettings, ResponseModel, fit_response_model
 from campaign_pipeline.transforms.response import RESPONDER_SAMPLE, frame_sha256, profit_curve
@@ -77,7 +78,7 @@ def response_model(
         metadata={
             "refitted": not reused,
             "model": model.name,
-            **rounded({f"cv_{name}": metrics[name] for name in ("roc_auc", "pr_auc", "brier", "top_decile_lift")}),
+            **rounded({f"cv_{name}": metrics[name] for name in ("roc_auc", "roc_auc_interval", "pr_auc", "pr_auc_interval", "brier", "top_decile_lift")}),
             "trained_customers": metrics["trained_rows"],
             "model_comparison": table(model.comparison),
             "permutation_importance": table(model.importance.head(12)),
@@ -132,6 +133,7 @@ def scored_customers(
 @asset(
     **DOMAIN,
     kinds={"pandas", "matplotlib"},
+    io_manager_key=MODEL_IO,
     ins={
         "scored_customers": reduced_in(EVALUATED_SCORES),
         **bucket_ins("clustered_customers"),
@@ -152,22 +154,22 @@ def campaign_evaluation(
     intervals, the profit curve and the responder profile against the seed's. On an
     unlabelled file it says why there is nothing to evaluate and leaves the file as it was.
     Reduced bucket by bucket: totals from counts by contact and ``Response``, intervals and
-    the curve from a stable sample of the scores (``transforms.campaign``)."""
+    the curve from a stable sample of the scores (``transforms.campaign``). Its value, a
+    ``CampaignEvaluation``, is what ``campaign_report`` shows."""
     run = RunPrices.from_frame(campaign_prices)
     counts = evaluation_counts(scored_customers)
     reason = why_not_evaluable(counts)
     if reason is not None:
         context.log.info(f"The campaign is not evaluated: {reason}; reports/response_model.json is left as it was.")
-        return MaterializeResult(metadata={"campaign_evaluated": f"no: {reason}"})
+        return MaterializeResult(value=CampaignEvaluation(not_evaluated=reason), metadata={"campaign_evaluated": f"no: {reason}"})
     sample = evaluation_sample(scored_customers)
-    return MaterializeResult(
-        metadata=_campaign_report(context, counts, sample, clustered_customers, response_model, run, output_files)
-    )
+    evaluation, metadata = _campaign_report(context, counts, sample, clustered_customers, response_model, run, output_files)
+    return MaterializeResult(value=evaluation, metadata=metadata)
 
 
-def _campaign_report(context, counts, sample, customers, model: ResponseModel, run: RunPrices, output_files) -> dict:
+def _campaign_report(context, counts, sample, customers, model: ResponseModel, run: RunPrices, output_files):
     """The campaign the contact rule runs on these honest scores, written to
-    ``reports/response_model.json``; its figures, as metadata."""
+    ``reports/response_model.json``: the ``CampaignEvaluation``, and its figures as metadata."""
     summary = campaign_figures(counts, sample, model, run)
     y, probability = sample[RESPONSE].to_numpy().astype(int), sample["response_probability"].to_numpy()
     curve = profit_curve(y, probability, run.prices, customers=summary["evaluated_customers"])
@@ -176,7 +178,7 @@ def _campaign_report(context, counts, sample, customers, model: ResponseModel, r
     rules = responder_rules(grown_on, run.prices.break_even_probability, INTERVAL_SEED, sample=RESPONDER_SAMPLE)
     output_files.write_json("response_model.json", {**summary, "model_comparison": model.comparison.to_dict("records")})
     context.log.info(f"Campaign: contact {summary['contacted']:,}, profit {summary['campaign_profit']:,.0f} MU")
-    return {
+    return CampaignEvaluation(summary, sample, rules), {
         **rounded(summary),
         "responder_rules_vs_seed_profile": table(rules),
         **chart(

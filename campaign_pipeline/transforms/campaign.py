@@ -7,6 +7,8 @@ The figures are reduced bucket by bucket: counts of the customers by ``contact``
 ``Response`` give every total, and a stable sample of the scores (every customer up to
 ``BOOTSTRAP_SAMPLE``) gives the intervals and the curves."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -14,12 +16,23 @@ from campaign_pipeline.economics import RunPrices, contact_everyone
 from campaign_pipeline.schemas import RESPONSE
 from campaign_pipeline.transforms.buckets import ROWS, FrameSource, count_by, stable_sample
 from campaign_pipeline.transforms.response import ResponseModel, business_goals
-from campaign_pipeline.transforms.uncertainty import BOOTSTRAP_SAMPLE, bootstrap_intervals, ranking_intervals
+from campaign_pipeline.transforms.uncertainty import BOOTSTRAP_SAMPLE, INTERVAL_SEED, bootstrap_intervals
 
-# Seed of every bootstrap behind a reported interval.
-INTERVAL_SEED = 0
 EVALUATED_SCORES = ["response_probability", "contact", RESPONSE]
 EVALUATION_COUNTS = ["contact", RESPONSE]
+
+
+@dataclass(frozen=True)
+class CampaignEvaluation:
+    """What ``campaign_evaluation`` found, kept for the campaign report to show rather than
+    compute again: the campaign's figures (``campaign_figures``), the ``evaluation_sample``
+    of scores behind its intervals and curves, and the responder rules; or, on a file that
+    cannot be evaluated, why not (``why_not_evaluable``) and nothing else."""
+
+    figures: dict | None = None
+    sample: pd.DataFrame | None = None
+    responder_rules: pd.DataFrame | None = None
+    not_evaluated: str | None = None
 
 
 def evaluation_counts(scored: "pd.DataFrame | FrameSource") -> pd.DataFrame:
@@ -58,8 +71,6 @@ def campaign_figures(counts: pd.DataFrame, sample: pd.DataFrame, model: Response
     same_customers = contact_everyone(counts, prices)
     as_received = run.baseline_as_received
     goals = business_goals(campaign["response_rate"], same_customers["response_rate"])
-    oof_y, oof_probability = model.oof[RESPONSE].to_numpy(), model.oof["oof_probability"].to_numpy()
-    ranking = ranking_intervals(oof_y, oof_probability, random_state=INTERVAL_SEED)
     money = bootstrap_intervals(
         sample[RESPONSE].to_numpy().astype(int), sample["response_probability"].to_numpy(), prices,
         random_state=INTERVAL_SEED, contacted=sample["contact"].to_numpy(), population=(customers, campaign),
@@ -68,9 +79,9 @@ def campaign_figures(counts: pd.DataFrame, sample: pd.DataFrame, model: Response
     return {
         "model": model.name,
         "cv_roc_auc": metrics["roc_auc"],
-        "cv_roc_auc_interval": ranking["roc_auc_interval"],
+        "cv_roc_auc_interval": metrics["roc_auc_interval"],
         "cv_pr_auc": metrics["pr_auc"],
-        "cv_pr_auc_interval": ranking["pr_auc_interval"],
+        "cv_pr_auc_interval": metrics["pr_auc_interval"],
         "cv_brier": metrics["brier"],
         "top_decile_lift": metrics["top_decile_lift"],
         "cv_evaluated_customers": metrics["evaluated_rows"],

@@ -34,6 +34,7 @@ from campaign_pipeline.errors import InputDataError, require_column
 from campaign_pipeline.schemas import ACCEPTED_COLUMNS, PURCHASE_COLUMNS, RESPONSE, SCORE_SOURCES, SPEND_COLUMNS
 from campaign_pipeline.transforms import fitting_threads
 from campaign_pipeline.transforms.cleaning import duplicate_groups
+from campaign_pipeline.transforms.uncertainty import INTERVAL_SEED, ranking_intervals
 
 NUMERIC_FEATURES = (
     "Income",
@@ -238,7 +239,7 @@ class ResponseModel:
     estimator: CalibratedPipeline
     name: str
     features: list[str]
-    metrics: dict
+    metrics: dict  # out of fold: evaluate()'s figures, their bootstrap intervals, rows
     comparison: pd.DataFrame
     importance: pd.DataFrame  # permutation importance on a held-out fold (holdout_importance)
     oof: pd.DataFrame  # ID, Response, out-of-fold probability of every customer it was trained on
@@ -356,11 +357,13 @@ def fit_response_model(
         importance = holdout_importance(evidence[best], ev_features, ev_y, settings)
     trained = customers.iloc[evaluation_rows]
     oof_frame = pd.DataFrame({"ID": trained["ID"].to_numpy(), RESPONSE: ev_y, "oof_probability": evidence[best].probability})
+    # Bootstrapped once here: they depend on the fit alone, not on what is scored later.
+    intervals = ranking_intervals(ev_y, evidence[best].probability, random_state=INTERVAL_SEED)
     return ResponseModel(
         estimator=final,
         name=str(best),
         features=list(FEATURES),
-        metrics={**results[best], "evaluated_rows": int(len(ev_y)), "trained_rows": int(len(ev_y))},
+        metrics={**results[best], **intervals, "evaluated_rows": int(len(ev_y)), "trained_rows": int(len(ev_y))},
         comparison=comparison,
         importance=importance,
         oof=oof_frame,

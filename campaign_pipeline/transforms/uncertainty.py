@@ -43,6 +43,8 @@ CHUNK_CELLS = 2_000_000
 MIN_CLUSTER_ROWS = 1_000
 # Above this many customers, intervals resample a fixed sample of this many (see above).
 BOOTSTRAP_SAMPLE = 20_000
+# Seed of every bootstrap behind a reported interval.
+INTERVAL_SEED = 0
 # A point outside its interval by less than this (relative) is floating-point rounding.
 ROUNDING = 1e-9
 INTERVAL_KEYS = (

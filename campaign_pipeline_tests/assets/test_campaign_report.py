@@ -50,7 +50,7 @@ def report(chain, instance, tmp_path_factory):
         **{name: chain.value(name) for name in (
             "customer_dispositions", "conversion_analysis", "segmentation_model", "scaled_customers",
             "clustered_customers", "cluster_profiles", "retargeting_impact", "response_model", "scored_customers",
-            "campaign_prices", "campaign_scenarios")},
+            "campaign_evaluation", "campaign_prices", "campaign_scenarios")},
     )  # fmt: skip
     return base_dir / "reports", result
 
