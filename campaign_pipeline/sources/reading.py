@@ -404,7 +404,9 @@ def _type_rows(
 ) -> tuple[pd.DataFrame, str, list[str]]:
     """The typed rows that break no rule about one line, the date format and the extra
     columns. ``dates`` is the day/month order, or how the whole file's dates read."""
-    frame = frame.rename(columns=lambda c: str(c).strip())
+    names = [str(c).strip() for c in frame.columns]
+    if names != list(frame.columns):
+        frame = frame.set_axis(names, axis=1)  # only then: renaming copies every row
     extra = _check_columns(frame, source, layout)
     if frame.empty:
         raise InputDataError(
@@ -707,10 +709,10 @@ def _set_aside_conflicting_ids(
     data cannot be resolved without guessing: refuse, or set aside every line of that ID.
     Returns the rows kept and how many are identical to an earlier one."""
     identical = identical_lines(frame)
-    distinct = frame.loc[~identical]
-    clashing = distinct["ID"].duplicated(keep=False)
+    distinct_ids = frame["ID"][~identical.to_numpy()]
+    clashing = distinct_ids.duplicated(keep=False)
     if clashing.any():
-        ids = distinct.loc[clashing, "ID"]
+        ids = distinct_ids[clashing]
         every_line = frame["ID"].isin(ids) if rejections.quarantining else frame.index.isin(ids.index)
         rejections.reject(
             frame["ID"], pd.Series(every_line, index=frame.index),

@@ -111,12 +111,16 @@ class _Dispositions:
         )
 
     def drop(self, frame: pd.DataFrame, mask: pd.Series, reason: str) -> pd.DataFrame:
+        if not mask.any():
+            return frame  # most rules drop nothing: no copy of every row
         self.frame.loc[frame.index[mask.to_numpy()], ["disposition", "reason"]] = [DROPPED, reason]
         return frame.loc[~mask]
 
     def copies(self, frame: pd.DataFrame, groups: pd.Series, reason: str) -> pd.DataFrame:
         """Keep the first row of each group; the others copy it."""
         is_copy = groups.duplicated(keep="first").to_numpy()
+        if not is_copy.any():
+            return frame
         kept_id = frame["ID"].groupby(groups.to_numpy()).transform("first").to_numpy()
         lines = frame.index[is_copy]
         self.frame.loc[lines, ["disposition", "reason"]] = [DUPLICATE, reason]
@@ -156,24 +160,19 @@ def unknown_incomes(income: pd.Series, rules: CleaningRules) -> tuple[pd.Series,
 
 
 def duplicate_groups(frame: pd.DataFrame, ignore: tuple[str, ...] = ("ID",)) -> pd.Series:
-    """A group number per row, equal for rows that match on every column but ``ignore``."""
+    """A group number per row, equal for rows that match on every column but ``ignore``,
+    numbered in order of first appearance (as ``groupby(sort=False).ngroup()``)."""
     columns = [c for c in frame.columns if c not in ignore]
-    return pd.Series(
-        frame.groupby(columns, dropna=False, sort=False, observed=True).ngroup().to_numpy(), index=frame.index
-    )
-
-
-def identical_line_groups(frame: pd.DataFrame) -> pd.Series:
-    """A group per set of identical lines (numbered by the position of its first line):
-    ``duplicate_groups(frame, ignore=())`` but for the numbers. Identical lines share their
-    ID, so only the few lines that share one are compared."""
-    shared_id = frame["ID"].duplicated(keep=False).to_numpy()
-    first = np.arange(len(frame))
-    if shared_id.any():
-        positions = first[shared_id]
-        groups = duplicate_groups(frame[shared_id], ignore=()).to_numpy()
-        first[shared_id] = pd.Series(positions).groupby(groups).transform("first").to_numpy()
-    return pd.Series(first, index=frame.index)
+    # Rows whose hash no other row shares are alone; only the few others are grouped
+    # exactly, which is several times faster than grouping every row on every column.
+    hashes = pd.util.hash_pandas_object(frame[columns], index=False)
+    first = np.arange(len(frame))  # each row's group, named by the position of its first row
+    candidates = hashes.duplicated(keep=False).to_numpy()
+    if candidates.any():
+        positions = first[candidates]
+        groups = frame.iloc[positions].groupby(columns, dropna=False, sort=False, observed=True).ngroup().to_numpy()
+        first[candidates] = pd.Series(positions).groupby(groups).transform("first").to_numpy()
+    return pd.Series(np.unique(first, return_inverse=True)[1], index=frame.index)
 
 
 @dataclass(frozen=True)
@@ -194,7 +193,7 @@ def _screen(raw: pd.DataFrame, rules: CleaningRules, fates: _Dispositions) -> _S
     """Identical lines, impossible ages, implausible spends and counts removed; unknown
     incomes blanked."""
     frame = raw.copy()
-    lines = identical_line_groups(frame)
+    lines = duplicate_groups(frame, ignore=())
     identical = lines.duplicated(keep="first")
     frame = fates.copies(frame, lines, "identical line")
 
