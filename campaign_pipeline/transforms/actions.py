@@ -108,9 +108,10 @@ def feature_product(customers: pd.DataFrame) -> pd.Series:
 def _most_responsive_family(customers: pd.DataFrame) -> str:
     if RESPONSE not in customers.columns or customers[RESPONSE].isna().all():
         return PRODUCT_FAMILIES[SPEND_COLUMNS[0]]
-    labelled = customers[customers[RESPONSE].notna()]
+    columns = customers[[*SPEND_COLUMNS, RESPONSE]]  # before the rows: not a copy of every column
+    labelled = columns[columns[RESPONSE].notna().to_numpy()]
     spend = labelled[list(SPEND_COLUMNS)]
-    varying = spend.loc[:, spend.nunique() > 1]  # a constant column has no correlation
+    varying = spend.loc[:, spend.min() < spend.max()]  # a constant column has no correlation
     if varying.empty or labelled[RESPONSE].nunique() < 2:
         return PRODUCT_FAMILIES[SPEND_COLUMNS[0]]
     return PRODUCT_FAMILIES[varying.corrwith(labelled[RESPONSE].astype(float)).idxmax()]
