@@ -232,6 +232,9 @@ def training_keys(customers: pd.DataFrame, features: list[str]) -> np.ndarray:
     return pd.util.hash_pandas_object(customers[["ID", *features, RESPONSE]], index=False).to_numpy()
 
 
+SCORING_CHUNK = 100_000
+
+
 @dataclass
 class ResponseModel:
     """The chosen calibrated pipeline, its contact rule and its out-of-fold evidence."""
@@ -249,7 +252,11 @@ class ResponseModel:
     fit_key: str = ""  # assets.fit_key of the fit: a rerun with the same one reuses this model
 
     def predict_proba(self, customers: pd.DataFrame) -> np.ndarray:
-        return self.estimator.predict_proba(customers[self.features])[:, 1]
+        """P(accepts) per customer, a chunk of ``SCORING_CHUNK`` rows at a time: the
+        pipeline's matrices then take tens of megabytes, however many customers there are."""
+        features = customers[self.features]
+        chunks = range(0, len(features), SCORING_CHUNK)
+        return np.concatenate([self.estimator.predict_proba(features.iloc[start : start + SCORING_CHUNK])[:, 1] for start in chunks])
 
     def honest_scores(self, customers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(probability, score source) per customer. A labelled customer the model was

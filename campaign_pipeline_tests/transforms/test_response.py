@@ -9,6 +9,7 @@ from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
 from campaign_pipeline.transforms.features import engineer_features
 from campaign_pipeline.sources.reading import read_customers, type_customer_table
+from campaign_pipeline.transforms import response
 from campaign_pipeline.transforms.response import (
     FEATURES,
     ModelSettings,
@@ -82,6 +83,14 @@ def test_one_pipeline_scores_every_customer_through_one_calibration(synthetic_cu
     order = np.argsort(scores, kind="stable")
     assert (np.diff(probability[order]) >= -1e-12).all() and ((probability > 0) & (probability < 1)).all()
     assert len(model.importance) == len(model.features) and model.importance["importance"].notna().all()
+
+
+def test_customers_are_scored_a_chunk_at_a_time_with_the_same_probabilities(synthetic_customers, monkeypatch):
+    model = fit_response_model(synthetic_customers, FAST)
+    whole = model.estimator.predict_proba(synthetic_customers[model.features])[:, 1]
+    monkeypatch.setattr(response, "SCORING_CHUNK", 7)  # many chunks and a short last one
+    np.testing.assert_allclose(model.predict_proba(synthetic_customers), whole, rtol=0, atol=1e-12)
+    assert model.metrics["roc_auc_interval"][0] <= model.metrics["roc_auc"] <= model.metrics["roc_auc_interval"][1]
 
 
 @pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
