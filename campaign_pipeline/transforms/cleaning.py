@@ -15,6 +15,7 @@ from campaign_pipeline.schemas import (
     PURCHASE_COLUMNS,
     RESPONSE,
     SPEND_COLUMNS,
+    identical_lines,
 )
 
 ConflictPolicy = Literal["drop_group", "keep_first", "positive_if_any"]
@@ -149,9 +150,12 @@ def category_rules(rules: CleaningRules) -> tuple[tuple[str, dict[str, str], tup
 
 
 def standard_categories(values: pd.Series, mapping: dict[str, str], allowed: tuple[str, ...]) -> pd.Series:
-    """Non-standard values mapped; values outside the known set become ``Other``."""
-    standard = values.replace(mapping)
-    return standard.where(standard.isin(allowed), "Other")
+    """Non-standard values mapped; values outside the known set become ``Other``. Each
+    distinct value is looked up once (a column holds a handful)."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    standard = pd.Series(distinct, dtype=object).replace(mapping)
+    standard = standard.where(standard.isin(allowed), "Other")
+    return pd.Series(standard.to_numpy()[codes], index=values.index, name=values.name)
 
 
 def unknown_incomes(income: pd.Series, rules: CleaningRules) -> tuple[pd.Series, pd.Series]:
@@ -165,9 +169,12 @@ def duplicate_groups(frame: pd.DataFrame, ignore: tuple[str, ...] = ("ID",)) -> 
     columns = [c for c in frame.columns if c not in ignore]
     # Rows whose hash no other row shares are alone; only the few others are grouped
     # exactly, which is several times faster than grouping every row on every column.
-    hashes = pd.util.hash_pandas_object(frame[columns], index=False)
+    # Column by column: a frame of the columns would be a copy of them all.
+    hashes = np.zeros(len(frame), dtype=np.uint64)
+    for column in columns:
+        hashes = hashes * np.uint64(1_000_003) ^ pd.util.hash_pandas_object(frame[column], index=False).to_numpy()
     first = np.arange(len(frame))  # each row's group, named by the position of its first row
-    candidates = hashes.duplicated(keep=False).to_numpy()
+    candidates = pd.Series(hashes).duplicated(keep=False).to_numpy()
     if candidates.any():
         positions = first[candidates]
         groups = frame.iloc[positions].groupby(columns, dropna=False, sort=False, observed=True).ngroup().to_numpy()
@@ -193,9 +200,9 @@ def _screen(raw: pd.DataFrame, rules: CleaningRules, fates: _Dispositions) -> _S
     """Identical lines, impossible ages, implausible spends and counts removed; unknown
     incomes blanked."""
     frame = raw.copy()
-    lines = duplicate_groups(frame, ignore=())
-    identical = lines.duplicated(keep="first")
-    frame = fates.copies(frame, lines, "identical line")
+    identical = identical_lines(frame)
+    if identical.any():
+        frame = fates.copies(frame, duplicate_groups(frame, ignore=()), "identical line")
 
     impossible = frame["Year_Birth"].lt(rules.min_birth_year)
     frame = fates.drop(frame, impossible, f"Year_Birth before {rules.min_birth_year}")
