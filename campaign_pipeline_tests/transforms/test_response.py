@@ -93,6 +93,23 @@ def test_customers_are_scored_a_chunk_at_a_time_with_the_same_probabilities(synt
     assert model.metrics["roc_auc_interval"][0] <= model.metrics["roc_auc"] <= model.metrics["roc_auc_interval"][1]
 
 
+@pytest.mark.parametrize("candidate", ["logistic_regression", "gradient_boosting"])
+def test_importance_on_the_prepared_rows_is_scikit_learns_on_the_features(synthetic_customers, candidate):
+    from sklearn.inspection import permutation_importance
+
+    features = synthetic_customers[list(FEATURES)]
+    y = synthetic_customers["Response"].to_numpy().astype(int)
+    folds = grouped_folds(features, y, np.arange(len(y)), 3, 0)
+    evidence = cross_fit(candidate_pipelines()[candidate], features, y, folds, "sigmoid")
+    ours = response.holdout_importance(evidence, features, y, FAST)
+    test = folds[0][1]
+    theirs = permutation_importance(evidence.fold_pipelines[0], features.iloc[test], y[test],
+                                    scoring="average_precision", n_repeats=5, random_state=FAST.random_state)  # fmt: skip
+    expected = pd.Series(theirs.importances_mean, index=features.columns)
+    np.testing.assert_allclose(ours.set_index("feature")["importance"], expected[ours["feature"]], rtol=0, atol=1e-12)
+    assert ours["importance"].abs().max() > 0
+
+
 @pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
 def test_out_of_fold_scores_never_saw_their_own_label(synthetic_customers, method):
     features = synthetic_customers[list(FEATURES)]
