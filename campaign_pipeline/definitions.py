@@ -110,6 +110,7 @@ def build_definitions(
         resources={
             "io_manager": ParquetIOManagerFactory(base_dir=data_dir),
             "model_io_manager": ModelIOManagerFactory(base_dir=data_dir),
+            "evaluation_io_manager": ModelIOManagerFactory(base_dir=data_dir, folder="evaluations"),
             "output_files": OutputFiles(base_dir=data_dir),
             "customer_source": CustomerSource(path=raw_csv),
             "prospect_source": ProspectSource(path=prospects_csv),

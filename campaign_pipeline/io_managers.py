@@ -421,9 +421,11 @@ def _in_progress(instance: DagsterInstance | None, run_id: str) -> bool:
 
 
 class ModelIOManagerFactory(ConfigurableIOManagerFactory):
-    """Fitted transformers and models under ``<base_dir>/models``."""
+    """Fitted transformers and models under ``<base_dir>/models`` (or another ``folder``:
+    the same verified pickles serve other computed objects)."""
 
     base_dir: str
+    folder: str = MODEL_FOLDER
 
     def create_io_manager(self, context) -> ModelIOManager:
-        return ModelIOManager(base_path=UPath(self.base_dir) / MODEL_FOLDER)
+        return ModelIOManager(base_path=UPath(self.base_dir) / self.folder)

@@ -36,6 +36,7 @@ DATA_ENGINEERING = "team:data-engineering"
 DATA_SCIENCE = "team:data-science"
 MARKETING_ANALYTICS = "team:marketing-analytics"
 MODEL_IO = "model_io_manager"
+EVALUATION_IO = "evaluation_io_manager"  # computed figures kept for a report: evaluations/*.pkl
 
 Settings = TypeVar("Settings")
 
