@@ -93,6 +93,10 @@ def contract_failures(model, frame: pd.DataFrame) -> pd.DataFrame | None:
         model.validate(frame, lazy=True, inplace=True)  # nothing is coerced, so no copy is needed
     except pa_errors.SchemaErrors as error:
         return error.failure_cases
+    finally:
+        # pandera caches a ``.pandera`` accessor on the frame that refers back to it: a cycle
+        # that keeps the frame alive after its step until Python's full collection runs.
+        frame.__dict__.pop("pandera", None)
     return None
 
 

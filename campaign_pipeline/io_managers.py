@@ -6,11 +6,14 @@ temporary file next to the target and is renamed over it, so a killed run leaves
 previous file intact.
 """
 
+import ctypes
+import ctypes.util
 import fcntl
 import hashlib
 import json
 import os
 import pickle
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -172,6 +175,20 @@ def _write_once(path: UPath, write: Callable[[Any], None]) -> None:
             temporary.unlink()
 
 
+# glibc keeps the pages of freed frames for reuse; a bucket's are better handed back, so that
+# a step over many buckets holds one bucket's memory, not the largest it has seen. Arrow
+# allocates through the same malloc, so its Parquet buffers are handed back too.
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
+if _LIBC is not None:
+    pa.set_memory_pool(pa.system_memory_pool())
+
+
+def release_memory() -> None:
+    """Return the memory of frames already freed to the operating system (glibc only)."""
+    if _LIBC is not None and hasattr(_LIBC, "malloc_trim"):
+        _LIBC.malloc_trim(0)
+
+
 def write_parquet(frame: pd.DataFrame, path: UPath) -> None:
     """Deterministic Parquet: a named index (the file's ``line``) kept, an unnamed one not,
     no ``attrs``, zstd; same frame, same bytes."""
@@ -276,8 +293,9 @@ class ParquetIOManager(UPathIOManager):
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if isinstance(obj, WrittenBuckets):
             context.add_output_metadata({"dagster/row_count": MetadataValue.int(obj.rows)})
-            return
-        super().handle_output(context, obj)
+        else:
+            super().handle_output(context, obj)
+        release_memory()  # the step's work is done: what it left behind goes before the next one
 
     def dump_to_path(self, context: OutputContext, obj: pd.DataFrame, path: UPath) -> None:
         write_parquet(obj, path)

@@ -1,5 +1,8 @@
 """Contracts accept good frames and reject bad ones with failure cases a user can act on."""
 
+import gc
+import weakref
+
 import pandas as pd
 import pandera.errors as pa_errors
 import pytest
@@ -25,6 +28,20 @@ def raw(synthetic_frame) -> pd.DataFrame:
 
 def test_good_raw_frame_passes(raw):
     assert contract_failures(RawCustomers, raw) is None
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_checked_frame_goes_with_its_last_reference(raw, broken):
+    # With the cyclic collector off, a frame kept alive by a reference cycle would stay.
+    frame = raw.assign(MntWines=-1) if broken else raw.copy()
+    alive = weakref.ref(frame)
+    gc.disable()
+    try:
+        assert (contract_failures(RawCustomers, frame) is None) is not broken
+        del frame
+        assert alive() is None
+    finally:
+        gc.enable()
 
 
 def test_negative_spend_fails_with_the_row_and_value(raw):

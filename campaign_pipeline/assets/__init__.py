@@ -4,8 +4,6 @@ Every asset is a plain function (inputs in, ``MaterializeResult`` out), so a tes
 directly with ``build_asset_context()``. Each declares its group, kinds and owner here.
 """
 
-import ctypes
-import ctypes.util
 import dataclasses
 import hashlib
 import json
@@ -15,7 +13,6 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy
 import sklearn
@@ -30,7 +27,7 @@ from campaign_pipeline.transforms.response import frame_sha256
 
 from campaign_pipeline.io_managers import COLUMNS, LAZY_BUCKETS, Buckets, KeptModel, WrittenBuckets, bucket_path, card_path
 from campaign_pipeline.io_managers import load_verified_pickle, stored_model_path
-from campaign_pipeline.io_managers import write_parquet
+from campaign_pipeline.io_managers import release_memory, write_parquet
 
 DATA_ENGINEERING = "team:data-engineering"
 DATA_SCIENCE = "team:data-science"
@@ -101,20 +98,6 @@ def reduced_in(columns: list[str] | tuple[str, ...]) -> AssetIn:
     ``buckets.frames_of``): the buckets, read one bucket's ``columns`` at a time, or, in
     the unpartitioned graph, one frame of those columns."""
     return AssetIn(metadata={COLUMNS: list(columns), LAZY_BUCKETS: True})
-
-
-# glibc keeps the pages of freed frames for reuse; a bucket's are better handed back, so that
-# a step over many buckets holds one bucket's memory, not the largest it has seen. Arrow
-# allocates through the same malloc, so its Parquet buffers are handed back too.
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
-if _LIBC is not None:
-    pa.set_memory_pool(pa.system_memory_pool())
-
-
-def release_memory() -> None:
-    """Return the memory of frames already freed to the operating system (glibc only)."""
-    if _LIBC is not None and hasattr(_LIBC, "malloc_trim"):
-        _LIBC.malloc_trim(0)
 
 
 def bucket_ins(*names: str) -> dict[str, AssetIn]:

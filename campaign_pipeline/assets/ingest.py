@@ -9,10 +9,11 @@ from dagster import AssetExecutionContext, AssetIn, Config, MaterializeResult, a
 from pydantic import Field
 from upath import UPath
 
-from campaign_pipeline.assets import DATA_ENGINEERING, bucket_ins, bucketed_results, for_each_bucket, release_memory
+from campaign_pipeline.assets import DATA_ENGINEERING, bucket_ins, bucketed_results, for_each_bucket
 from campaign_pipeline.assets import settings_from
 from campaign_pipeline.contracts import dataset_outs, split_by_contract, validated
 from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.io_managers import release_memory
 from campaign_pipeline.resources import CustomerSource, OutputFiles
 from campaign_pipeline.schemas import CleanedCustomers, CustomerDispositions, RawCustomers, RejectedCustomers
 from campaign_pipeline.transforms.buckets import spill_into_buckets, stable_sample
