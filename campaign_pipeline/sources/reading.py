@@ -64,6 +64,8 @@ _ISO_DATE = r"(?P<year>\d{4})-(?P<first>\d{1,2})-(?P<second>\d{1,2})(?:[ T]\d{1,
 _PARTS_DATE = r"(?P<first>\d{1,2})(?P<sep>[-/.])(?P<second>\d{1,2})(?P=sep)(?P<year>\d{4})"
 # "({sample} ...)" in a refusal's words: the values, left out of a recorded reason.
 _SAMPLE = re.compile(r"\s*\([^()]*\{sample\}[^()]*\)")
+# A file of nothing but a byte order mark and white space.
+_BLANK = re.compile(rb"(?:\xef\xbb\xbf)?\s*")
 # pandas' words for a line with too many fields, when asked to warn rather than stop.
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
 
@@ -249,33 +251,43 @@ def read_table(
     rejections = rejections or Rejections()
     source = str(path)
     raw = Path(path).read_bytes()
-    text, has_bom = _decode(raw, source)
-    if not text.strip():
+    if _BLANK.fullmatch(raw):
         raise InputDataError(
             "the file is empty", source=source, expected=f"a header line and one line per {layout.kind}"
         )
-    header_line = text.split("\n", 1)[0].rstrip("\r")
-    separator = _detect_separator(header_line, source, layout)
-    frame, ragged = _parse_rows(raw, text, separator, source, rejections, first_line=2)
+    # Only the header is decoded here: the whole file is decoded (and its UTF-8 checked
+    # line by line) when the fast parser declines it, which invalid UTF-8 makes it do.
+    end = raw.find(b"\n")
+    first_line = raw[: end if end >= 0 else len(raw)]
+    header_line, has_bom = _decode(first_line, source)
+    header_line = header_line.rstrip("\r")
+    try:
+        separator = _detect_separator(header_line, source, layout)
+    except InputDataError:
+        _decode(raw, source)  # a file that is not UTF-8 is refused for that first
+        raise
+    frame, ragged = _parse_rows(raw, separator, source, rejections, first_line=2)
     typed, stats = type_table(frame, source, layout, date_order, rejections)
     return typed, replace(
         stats,
         rejected_lines=stats.rejected_lines + ragged,
         separator=SEPARATORS[separator],
         byte_order_mark=has_bom,
-        line_ending="CRLF" if "\r\n" in text[: len(header_line) + 2] else "LF",
+        line_ending="CRLF" if first_line.endswith(b"\r") and end >= 0 else "LF",
     )
 
 
 def _parse_rows(
-    raw: bytes, text: str, separator: str, source: str, rejections: Rejections, first_line: int
+    raw: bytes, separator: str, source: str, rejections: Rejections, first_line: int, physical_line: int = 2
 ) -> tuple[pd.DataFrame, int]:
-    """The rows of ``raw`` (a header line, then rows; ``text`` is it decoded), untyped and
-    indexed by file line, the first row being line ``first_line``. A line with too many
-    fields is refused, or set aside under quarantine: how many were comes back too."""
+    """The rows of ``raw`` (a header line, then rows; the first of them on line
+    ``physical_line`` of the file), untyped and indexed by file line, the first row being
+    line ``first_line``. A line with too many fields is refused, or set aside under
+    quarantine: how many were comes back too. Bytes that are not UTF-8 are refused."""
     frame = _read_plain_file(raw, separator)
     skipped: list[tuple[int, str]] = []
     if frame is None:
+        text, _ = _decode(raw, source, line_offset=physical_line - 2)
         frame, skipped = _read_any_file(text, separator, source)
     offset = first_line - 2  # line 2 of ``text`` is line ``first_line`` of the file
     skipped_lines = [line + offset for line, _ in skipped]
@@ -838,8 +850,7 @@ class CustomerChunks:
         next_line = 2
         for physical_line, block in self._blocks():
             raw = header + block
-            text, _ = _decode(raw, self.source, line_offset=physical_line - 2)
-            frame, ragged = _parse_rows(raw, text, separator, self.source, rejections, first_line=next_line)
+            frame, ragged = _parse_rows(raw, separator, self.source, rejections, next_line, physical_line)
             next_line += len(frame) + ragged
             yield frame, ragged
 
