@@ -75,9 +75,10 @@ def campaign_report(
     impact, profit curve, what-if) is taken from the file that asset saved, not drawn again,
     and the campaign's figures, intervals and responder rules are ``campaign_evaluation``'s.
 
-    Reads the customers one bucket at a time, as partial aggregates: counts for the
-    contact-list totals, and a stable sample of customers and their scores (all of them up
-    to 100,000) for the recommendations' evidence."""
+    Reads the customers one bucket at a time, as partial aggregates: counts of the lines'
+    dispositions for the cleaning totals, the contact list built bucket by bucket, and a
+    stable sample of customers and their scores (all of them up to 100,000) for the
+    recommendations' evidence."""
     run = RunPrices.from_frame(campaign_prices)
 
     def drawn(caption: str, file_name: str, draw: Callable[[], bytes]) -> Chart:

@@ -47,6 +47,7 @@ from campaign_pipeline.schemas import (
     RejectedCustomers,
     identical_lines,
 )
+from campaign_pipeline.transforms import by_distinct_value
 
 DateOrder = Literal["auto", "day_first", "month_first"]
 BadRows = Literal["refuse", "quarantine"]
@@ -319,7 +320,8 @@ def _read_plain_file(raw: bytes, separator: str) -> pd.DataFrame | None:
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     # Text columns stay text, and only an empty cell is missing ("NA" or "nan" is refused
     # as text later, as the other reader does).
-    header = body.split(b"\n", 1)[0].decode("utf-8").rstrip("\r").split(separator)
+    end = body.find(b"\n")
+    header = body[: end if end >= 0 else len(body)].decode("utf-8").rstrip("\r").split(separator)
     named = {name.strip().strip('"'): name.strip('"') for name in header}
     as_text = {named[name]: pa.string() for name in (*STRING_COLUMNS, DATE_COLUMN) if name in named}
     # Numbers that may be missing (an empty cell): parsed here too, which pyarrow does
@@ -451,9 +453,7 @@ def _as_text(values: pd.Series, column: str) -> pd.Series:
     if column in (*STRING_COLUMNS, DATE_COLUMN) and values.dtype != object:
         values = values.astype(str)  # text that happens to look like numbers
     if values.dtype == object:
-        # Stripped once per distinct value: a column repeats few values (dates included).
-        codes, distinct = pd.factorize(values, use_na_sentinel=False)
-        values = pd.Series(pd.Series(distinct, dtype=object).str.strip().to_numpy()[codes], index=values.index, name=values.name)
+        values = by_distinct_value(values, lambda distinct: distinct.str.strip())
     return values
 
 

@@ -1,6 +1,18 @@
 """Pure transforms: pandas and scikit-learn in, pandas and fitted objects out; no Dagster."""
 
+from collections.abc import Callable
+
+import pandas as pd
 from threadpoolctl import threadpool_limits
+
+
+def by_distinct_value(values: pd.Series, function: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``function`` (a Series in, one of the same length out) applied to each distinct value
+    of ``values`` once and spread back to every row: a column that repeats a handful of
+    values (categories, dates) costs its distinct values, not its rows."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    mapped = function(pd.Series(distinct, dtype=object)).to_numpy()
+    return pd.Series(mapped[codes], index=values.index, name=values.name)
 
 
 def fitting_threads(openmp: int | None) -> threadpool_limits:

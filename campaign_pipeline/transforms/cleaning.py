@@ -17,6 +17,7 @@ from campaign_pipeline.schemas import (
     SPEND_COLUMNS,
     identical_lines,
 )
+from campaign_pipeline.transforms import by_distinct_value
 
 ConflictPolicy = Literal["drop_group", "keep_first", "positive_if_any"]
 MissingIncomePolicy = Literal["impute_median", "drop"]
@@ -152,10 +153,11 @@ def category_rules(rules: CleaningRules) -> tuple[tuple[str, dict[str, str], tup
 def standard_categories(values: pd.Series, mapping: dict[str, str], allowed: tuple[str, ...]) -> pd.Series:
     """Non-standard values mapped; values outside the known set become ``Other``. Each
     distinct value is looked up once (a column holds a handful)."""
-    codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    standard = pd.Series(distinct, dtype=object).replace(mapping)
-    standard = standard.where(standard.isin(allowed), "Other")
-    return pd.Series(standard.to_numpy()[codes], index=values.index, name=values.name)
+    def standard(distinct: pd.Series) -> pd.Series:
+        mapped = distinct.replace(mapping)
+        return mapped.where(mapped.isin(allowed), "Other")
+
+    return by_distinct_value(values, standard)
 
 
 def unknown_incomes(income: pd.Series, rules: CleaningRules) -> tuple[pd.Series, pd.Series]:
