@@ -71,7 +71,8 @@ class SegmentationConfig(Config):
     force_k: int | None = Field(RULE.force_k, description="Skip the rule and use this k")
     sweep_sample: int = Field(SWEEP.sweep_sample, ge=1, description="The k sweep fits on a fixed sample above this many rows")
     silhouette_sample: int = Field(
-        SWEEP.silhouette_sample, description="Silhouette and other scores on a fixed sample above this many rows"
+        SWEEP.silhouette_sample,
+        description="Silhouette and other scores on a fixed sample above this many rows (memory: 8 x rows² bytes)",
     )
     fit_sample: int = Field(SWEEP.fit_sample, ge=1, description="The final k-means fits on a fixed sample above this many rows")
     random_state: int = Field(SWEEP.random_state, description="Seed of samples and the final fit")

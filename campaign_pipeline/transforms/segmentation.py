@@ -20,6 +20,7 @@ from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
+    pairwise_distances,
     silhouette_score,
 )
 from sklearn.pipeline import make_pipeline
@@ -91,7 +92,8 @@ class SelectionRule:
 class SweepSettings:
     """Above the sample sizes, work runs on fixed random samples so that its cost stops
     growing with the data: the sweep's fits (``sweep_sample``), the silhouette and other
-    scores (``silhouette_sample``, quadratic in rows) and the final k-means
+    scores (``silhouette_sample``; quadratic in rows: its distance matrix takes
+    8 x rows² bytes, 200 MB at the default) and the final k-means
     (``fit_sample``). Every customer is then labelled by ``predict``."""
 
     k_values: tuple[int, ...] = tuple(range(2, 11))
@@ -171,6 +173,10 @@ def sweep_k(matrix: pd.DataFrame, settings: SweepSettings) -> pd.DataFrame:
     values = matrix.to_numpy()
     fit_rows = values[_sample(len(values), settings.sweep_sample, settings.random_state)]
     score_rows = _sample(len(fit_rows), settings.silhouette_sample, settings.random_state)
+    scored = fit_rows[score_rows]
+    # The scored rows are the same at every k, only their labels change: their distances
+    # are computed once, not once per k (silhouette_score's result is the same).
+    distances = pairwise_distances(scored)
     records = []
     for k in settings.k_values:
         if k >= len(fit_rows):
@@ -179,14 +185,13 @@ def sweep_k(matrix: pd.DataFrame, settings: SweepSettings) -> pd.DataFrame:
         labels = [fit.labels_ for fit in fits]
         best = fits[0]
         stability = np.mean([adjusted_rand_score(a, b) for a, b in itertools.combinations(labels, 2)]) if len(fits) > 1 else 1.0
-        scored = fit_rows[score_rows]
         scored_labels = best.labels_[score_rows]
         distinct = len(np.unique(scored_labels)) > 1
         records.append(
             {
                 "k": k,
                 "inertia": float(best.inertia_),
-                "silhouette": float(silhouette_score(scored, scored_labels)) if distinct else float("nan"),
+                "silhouette": float(silhouette_score(distances, scored_labels, metric="precomputed")) if distinct else float("nan"),
                 "davies_bouldin": float(davies_bouldin_score(scored, scored_labels)) if distinct else float("nan"),
                 "calinski_harabasz": float(calinski_harabasz_score(scored, scored_labels)) if distinct else float("nan"),
                 "min_cluster_share": float(np.bincount(best.labels_, minlength=k).min() / len(best.labels_)),
