@@ -64,6 +64,12 @@ RECENCY_SEGMENTS = ("Recent", "Medium", "Old")
 AGE_GROUPS = ("<30", "30-39", "40-49", "50-59", "60+")
 CHANNELS = ("store", "web", "catalog", "none")
 
+# Whole numbers in the customer datasets (counts, amounts, flags, years, and the features
+# derived from them) are stored in 32 bits: half the memory and bytes of int64 at every step
+# of a large file, and ample for any value the cleaning rules keep. IDs keep 64 bits, as
+# files number customers as they like. The reader refuses a value that does not fit.
+WholeNumber = np.int32
+
 _COUNT = {"ge": 0}
 _FLAG = {"isin": [0, 1]}
 
@@ -76,34 +82,34 @@ class RawCustomers(pa.DataFrameModel):
     """
 
     ID: Series[int] = pa.Field(ge=0, description="Customer ID; lines sharing one are identical (one customer exported twice)")
-    Year_Birth: Series[int] = pa.Field(ge=1800, le=2100, description="Birth year")
+    Year_Birth: Series[WholeNumber] = pa.Field(ge=1800, le=2100, description="Birth year")
     Education: Series[str] = pa.Field(description="Education level as spelled in the file")
     Marital_Status: Series[str] = pa.Field(description="Marital status as spelled in the file")
     Income: Series[float] = pa.Field(nullable=True, ge=0, description="Yearly household income, MU")
-    Kidhome: Series[int] = pa.Field(**_COUNT, description="Small children in the household")
-    Teenhome: Series[int] = pa.Field(**_COUNT, description="Teenagers in the household")
+    Kidhome: Series[WholeNumber] = pa.Field(**_COUNT, description="Small children in the household")
+    Teenhome: Series[WholeNumber] = pa.Field(**_COUNT, description="Teenagers in the household")
     Dt_Customer: Series[pd.Timestamp] = pa.Field(description="Enrolment date (parsed, never guessed)")
-    Recency: Series[int] = pa.Field(**_COUNT, description="Days since the last purchase")
-    MntWines: Series[int] = pa.Field(**_COUNT, description="Spend on wines, last 2 years, MU")
-    MntFruits: Series[int] = pa.Field(**_COUNT, description="Spend on fruits, last 2 years, MU")
-    MntMeatProducts: Series[int] = pa.Field(**_COUNT, description="Spend on meat, last 2 years, MU")
-    MntFishProducts: Series[int] = pa.Field(**_COUNT, description="Spend on fish, last 2 years, MU")
-    MntSweetProducts: Series[int] = pa.Field(**_COUNT, description="Spend on sweets, last 2 years, MU")
-    MntGoldProds: Series[int] = pa.Field(**_COUNT, description="Spend on gold, last 2 years, MU")
-    NumDealsPurchases: Series[int] = pa.Field(**_COUNT, description="Purchases made with a discount")
-    NumWebPurchases: Series[int] = pa.Field(**_COUNT, description="Purchases on the web site")
-    NumCatalogPurchases: Series[int] = pa.Field(**_COUNT, description="Purchases from the catalogue")
-    NumStorePurchases: Series[int] = pa.Field(**_COUNT, description="Purchases in stores")
-    NumWebVisitsMonth: Series[int] = pa.Field(**_COUNT, description="Web visits last month")
-    AcceptedCmp3: Series[int] = pa.Field(**_FLAG, description="Accepted campaign 3")
-    AcceptedCmp4: Series[int] = pa.Field(**_FLAG, description="Accepted campaign 4")
-    AcceptedCmp5: Series[int] = pa.Field(**_FLAG, description="Accepted campaign 5")
-    AcceptedCmp1: Series[int] = pa.Field(**_FLAG, description="Accepted campaign 1")
-    AcceptedCmp2: Series[int] = pa.Field(**_FLAG, description="Accepted campaign 2")
-    Complain: Series[int] = pa.Field(**_FLAG, description="Complained in the last 2 years")
-    Z_CostContact: Optional[Series[int]] = pa.Field(ge=0, description="Cost of one contact, MU")
-    Z_Revenue: Optional[Series[int]] = pa.Field(ge=0, description="Revenue of one acceptance, MU")
-    Response: Optional[Series[int]] = pa.Field(**_FLAG, description="Accepted the last campaign (target)")
+    Recency: Series[WholeNumber] = pa.Field(**_COUNT, description="Days since the last purchase")
+    MntWines: Series[WholeNumber] = pa.Field(**_COUNT, description="Spend on wines, last 2 years, MU")
+    MntFruits: Series[WholeNumber] = pa.Field(**_COUNT, description="Spend on fruits, last 2 years, MU")
+    MntMeatProducts: Series[WholeNumber] = pa.Field(**_COUNT, description="Spend on meat, last 2 years, MU")
+    MntFishProducts: Series[WholeNumber] = pa.Field(**_COUNT, description="Spend on fish, last 2 years, MU")
+    MntSweetProducts: Series[WholeNumber] = pa.Field(**_COUNT, description="Spend on sweets, last 2 years, MU")
+    MntGoldProds: Series[WholeNumber] = pa.Field(**_COUNT, description="Spend on gold, last 2 years, MU")
+    NumDealsPurchases: Series[WholeNumber] = pa.Field(**_COUNT, description="Purchases made with a discount")
+    NumWebPurchases: Series[WholeNumber] = pa.Field(**_COUNT, description="Purchases on the web site")
+    NumCatalogPurchases: Series[WholeNumber] = pa.Field(**_COUNT, description="Purchases from the catalogue")
+    NumStorePurchases: Series[WholeNumber] = pa.Field(**_COUNT, description="Purchases in stores")
+    NumWebVisitsMonth: Series[WholeNumber] = pa.Field(**_COUNT, description="Web visits last month")
+    AcceptedCmp3: Series[WholeNumber] = pa.Field(**_FLAG, description="Accepted campaign 3")
+    AcceptedCmp4: Series[WholeNumber] = pa.Field(**_FLAG, description="Accepted campaign 4")
+    AcceptedCmp5: Series[WholeNumber] = pa.Field(**_FLAG, description="Accepted campaign 5")
+    AcceptedCmp1: Series[WholeNumber] = pa.Field(**_FLAG, description="Accepted campaign 1")
+    AcceptedCmp2: Series[WholeNumber] = pa.Field(**_FLAG, description="Accepted campaign 2")
+    Complain: Series[WholeNumber] = pa.Field(**_FLAG, description="Complained in the last 2 years")
+    Z_CostContact: Optional[Series[WholeNumber]] = pa.Field(ge=0, description="Cost of one contact, MU")
+    Z_Revenue: Optional[Series[WholeNumber]] = pa.Field(ge=0, description="Revenue of one acceptance, MU")
+    Response: Optional[Series[WholeNumber]] = pa.Field(**_FLAG, description="Accepted the last campaign (target)")
 
     class Config:
         strict = True
@@ -138,7 +144,7 @@ class CleanedCustomers(RawCustomers):
     years, standard categories, income placeholders removed and missing income handled."""
 
     ID: Series[int] = pa.Field(unique=True, ge=0, description="Customer ID, one line per customer")
-    Year_Birth: Series[int] = pa.Field(ge=1901, le=2100, description="Birth year, impossible ones removed")
+    Year_Birth: Series[WholeNumber] = pa.Field(ge=1901, le=2100, description="Birth year, impossible ones removed")
     Education: Series[pa.Category] = pa.Field(isin=list(EDUCATION_LEVELS), description="Standard education level")
     Marital_Status: Series[pa.Category] = pa.Field(isin=list(MARITAL_STATUSES), description="Standard marital status")
     income_imputed: Series[bool] = pa.Field(description="Income was missing or a placeholder and was imputed")
@@ -152,21 +158,21 @@ class EngineeredCustomers(CleanedCustomers):
     """Cleaned customers plus the engineered features of REFERENCE §2, computed at one
     explicit reference date."""
 
-    age: Series[int] = pa.Field(ge=0, le=130, description="Reference year minus birth year")
+    age: Series[WholeNumber] = pa.Field(ge=0, le=130, description="Reference year minus birth year")
     age_group: Series[pa.Category] = pa.Field(isin=list(AGE_GROUPS), description="Age band")
-    tenure_months: Series[int] = pa.Field(ge=0, description="Whole months from enrolment to the reference date")
-    total_interactions: Series[int] = pa.Field(ge=0, description="Web visits plus all purchases")
-    total_purchases: Series[int] = pa.Field(ge=0, description="Deals + web + catalogue + store purchases")
+    tenure_months: Series[WholeNumber] = pa.Field(ge=0, description="Whole months from enrolment to the reference date")
+    total_interactions: Series[WholeNumber] = pa.Field(ge=0, description="Web visits plus all purchases")
+    total_purchases: Series[WholeNumber] = pa.Field(ge=0, description="Deals + web + catalogue + store purchases")
     conversion_rate: Series[float] = pa.Field(
         nullable=True, ge=0, le=1, description="Response per interaction (empty without Response)"
     )
-    customer_value_index: Series[int] = pa.Field(ge=0, description="Total spend on the six families, MU")
-    family_size: Series[int] = pa.Field(ge=1, description="Adults (2 if married/together) plus children")
-    children: Series[int] = pa.Field(ge=0, description="Kidhome + Teenhome")
+    customer_value_index: Series[WholeNumber] = pa.Field(ge=0, description="Total spend on the six families, MU")
+    family_size: Series[WholeNumber] = pa.Field(ge=1, description="Adults (2 if married/together) plus children")
+    children: Series[WholeNumber] = pa.Field(ge=0, description="Kidhome + Teenhome")
     recency_segment: Series[pa.Category] = pa.Field(isin=list(RECENCY_SEGMENTS), description="Recent <=30, Medium <=90, Old")
     income_per_capita: Series[float] = pa.Field(ge=0, description="Income / family size, MU")
     preferred_channel: Series[pa.Category] = pa.Field(isin=list(CHANNELS), description="Channel with most purchases")
-    loyalty_score: Series[int] = pa.Field(ge=0, le=5, description="Campaigns 1-5 accepted")
+    loyalty_score: Series[WholeNumber] = pa.Field(ge=0, le=5, description="Campaigns 1-5 accepted")
     top_product_family: Series[pa.Category] = pa.Field(
         isin=[*PRODUCT_FAMILIES.values(), "none"], description="Product family with the highest spend"
     )

@@ -45,6 +45,7 @@ from campaign_pipeline.schemas import (
     INPUT_COLUMNS,
     OPTIONAL_INPUT_COLUMNS,
     RejectedCustomers,
+    WholeNumber,
     identical_lines,
 )
 from campaign_pipeline.transforms import by_distinct_value
@@ -547,14 +548,26 @@ def _numbers(values: pd.Series, column: str, source: str, allow_missing: bool, r
 
 
 def _whole_numbers(values: pd.Series, column: str, source: str, rejections: Rejections) -> pd.Series:
+    """``values`` as whole numbers: int64 for the ID, ``WholeNumber`` for every other column."""
     if pd.api.types.is_integer_dtype(values):
-        return values.astype("int64")  # typed by a parser or the generator: whole and complete
-    numbers = _numbers(values, column, source, False, rejections)
-    fractional = numbers.notna() & numbers.ne(np.floor(numbers))
-    if fractional.any():
-        rejections.reject(values, fractional, "counts must be whole numbers ({sample})", source, column, "an integer")
+        numbers, usable = values, None  # typed by a parser or the generator: whole and complete
+    else:
+        numbers = _numbers(values, column, source, False, rejections)
+        fractional = numbers.notna() & numbers.ne(np.floor(numbers))
+        if fractional.any():
+            rejections.reject(values, fractional, "counts must be whole numbers ({sample})", source, column, "an integer")
+        usable = numbers.notna() & ~fractional
+    dtype = np.int64 if column == "ID" else WholeNumber
+    bounds = np.iinfo(dtype)
+    too_large = numbers.notna() & ~numbers.between(bounds.min, bounds.max)
+    if too_large.any():
+        rejections.reject(
+            values, too_large, "a number too large to store ({sample})", source, column,
+            f"a whole number from {bounds.min:,} to {bounds.max:,}",
+        )  # fmt: skip
+        usable = ~too_large if usable is None else usable & ~too_large
     # Cells set aside above hold a stand-in; their lines are left out of the table.
-    return numbers.where(numbers.notna() & ~fractional, 0).astype("int64")
+    return (numbers if usable is None else numbers.where(usable, 0)).astype(dtype)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,8 @@ class _Dispositions:
         if not mask.any():
             return frame  # most rules drop nothing: no copy of every row
         self.frame.loc[frame.index[mask.to_numpy()], ["disposition", "reason"]] = [DROPPED, reason]
-        return frame.loc[~mask]
+        # take: a new frame, not one pandas flags as a possible view (SettingWithCopyWarning)
+        return frame.take(np.flatnonzero(~mask.to_numpy()))
 
     def copies(self, frame: pd.DataFrame, groups: pd.Series, reason: str) -> pd.DataFrame:
         """Keep the first row of each group; the others copy it."""
@@ -127,7 +128,7 @@ class _Dispositions:
         lines = frame.index[is_copy]
         self.frame.loc[lines, ["disposition", "reason"]] = [DUPLICATE, reason]
         self.frame.loc[lines, "duplicate_of"] = kept_id[is_copy]
-        return frame.loc[~is_copy]
+        return frame.take(np.flatnonzero(~is_copy))
 
     def table(self, rejected: pd.DataFrame | None) -> pd.DataFrame:
         """Every line in file order: those read, and those set aside as ``rejected`` (one

@@ -26,6 +26,7 @@ from campaign_pipeline.schemas import (
     PURCHASE_COLUMNS,
     RESPONSE,
     SPEND_COLUMNS,
+    WholeNumber,
 )
 
 PARTNERED = ("Married", "Together")
@@ -37,6 +38,23 @@ def whole_months_between(start: pd.Series, end: pd.Timestamp) -> pd.Series:
     """Completed months from each ``start`` date to ``end`` (negative if ``start`` is later)."""
     months = (end.year - start.dt.year) * 12 + (end.month - start.dt.month)
     return (months - (start.dt.day > end.day).astype(int)).astype("int64")
+
+
+def _whole(values: pd.Series, column: str) -> pd.Series:
+    """``values`` (computed in 64 bits) stored as ``WholeNumber``; a total too large for it
+    is refused by name, never wrapped around."""
+    bounds = np.iinfo(WholeNumber)
+    outside = ~values.between(bounds.min, bounds.max)
+    if outside.any():
+        raise InputDataError(
+            f"{column} is too large to store ({values[outside].iloc[0]:,})",
+            source="the customer file",
+            column=column,
+            lines=values.index[outside.to_numpy()].tolist(),
+            expected=f"totals up to {bounds.max:,}",
+            fix="Lower the cleaning rules' max_spend or max_count, so that such lines are dropped.",
+        )
+    return values.astype(WholeNumber)
 
 
 def _label_of_max(frame: pd.DataFrame, labels: list[str], none_label: str) -> pd.Series:
@@ -61,27 +79,29 @@ def engineer_features(cleaned: pd.DataFrame, reference_date: pd.Timestamp) -> pd
             "reference_date (CAMPAIGN_REFERENCE_DATE for scheduled runs).",
         )
     frame = cleaned.copy()
-    frame["age"] = (reference_date.year - frame["Year_Birth"]).astype("int64")
+    frame["age"] = _whole(reference_date.year - frame["Year_Birth"].astype("int64"), "age")
     frame["age_group"] = pd.cut(frame["age"], AGE_BINS, labels=AGE_GROUPS)
-    frame["tenure_months"] = whole_months_between(frame["Dt_Customer"], reference_date)
+    frame["tenure_months"] = _whole(whole_months_between(frame["Dt_Customer"], reference_date), "tenure_months")
 
-    frame["total_purchases"] = frame[list(PURCHASE_COLUMNS)].sum(axis=1).astype("int64")
-    frame["total_interactions"] = frame["total_purchases"] + frame["NumWebVisitsMonth"]
+    total_purchases = frame[list(PURCHASE_COLUMNS)].sum(axis=1).astype("int64")
+    frame["total_purchases"] = _whole(total_purchases, "total_purchases")
+    frame["total_interactions"] = _whole(total_purchases + frame["NumWebVisitsMonth"], "total_interactions")
     if RESPONSE in frame.columns:
         frame["conversion_rate"] = frame[RESPONSE] / frame["total_interactions"].clip(lower=1)
     else:
         frame["conversion_rate"] = np.nan
 
-    frame["customer_value_index"] = frame[list(SPEND_COLUMNS)].sum(axis=1).astype("int64")
-    frame["children"] = (frame["Kidhome"] + frame["Teenhome"]).astype("int64")
+    frame["customer_value_index"] = _whole(frame[list(SPEND_COLUMNS)].sum(axis=1).astype("int64"), "customer_value_index")
+    children = frame["Kidhome"].astype("int64") + frame["Teenhome"]
+    frame["children"] = _whole(children, "children")
     adults = np.where(frame["Marital_Status"].isin(PARTNERED), 2, 1)
-    frame["family_size"] = (frame["children"] + adults).astype("int64")
+    frame["family_size"] = _whole(children + adults, "family_size")
     frame["recency_segment"] = pd.cut(frame["Recency"], RECENCY_BINS, labels=["Recent", "Medium", "Old"])
     frame["income_per_capita"] = frame["Income"] / frame["family_size"]
     frame["preferred_channel"] = _label_of_max(
         frame[list(CHANNEL_PURCHASE_COLUMNS.values())], list(CHANNEL_PURCHASE_COLUMNS), "none"
     )
-    frame["loyalty_score"] = frame[list(ACCEPTED_COLUMNS)].sum(axis=1).astype("int64")
+    frame["loyalty_score"] = _whole(frame[list(ACCEPTED_COLUMNS)].sum(axis=1).astype("int64"), "loyalty_score")
     frame["top_product_family"] = _label_of_max(
         frame[list(SPEND_COLUMNS)], [PRODUCT_FAMILIES[c] for c in SPEND_COLUMNS], "none"
     )

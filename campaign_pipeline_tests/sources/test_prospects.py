@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from campaign_pipeline.errors import InputDataError
-from campaign_pipeline.schemas import RawCustomers
+from campaign_pipeline.schemas import RawCustomers, WholeNumber
 from campaign_pipeline.sources.prospects import (
     PROSPECT_COLUMNS,
     generate_prospects,
@@ -53,7 +53,7 @@ def test_every_variant_reads_to_the_same_typed_table(tmp_path, prospects, sep, l
     assert stats.line_ending == ("CRLF" if line_end == "\r\n" else "LF")
     expected = prospects.set_axis(pd.RangeIndex(2, 2 + len(prospects), name="line"))
     pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
-    assert frame["Income"].dtype == "float64" and frame["Kidhome"].dtype == "int64"
+    assert frame["Income"].dtype == "float64" and frame["Kidhome"].dtype == WholeNumber
 
 
 def test_quotes_and_stray_spaces_are_accepted(tmp_path):

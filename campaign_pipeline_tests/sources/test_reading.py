@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from campaign_pipeline.errors import InputDataError
-from campaign_pipeline.schemas import INPUT_COLUMNS, RawCustomers, RejectedCustomers
+from campaign_pipeline.schemas import INPUT_COLUMNS, RawCustomers, RejectedCustomers, WholeNumber
 from campaign_pipeline.sources import reading
 from campaign_pipeline.sources.reading import Rejections, iter_customer_chunks, read_customers
 from campaign_pipeline.sources.synthetic import write_customers_csv
@@ -154,6 +154,16 @@ def test_counts_that_are_not_whole_numbers(tmp_path, sample):
     sample.loc[0, "NumWebPurchases"] = 2.5
     error = refusal(write_variant(sample, tmp_path / "v.csv"))
     assert error.column == "NumWebPurchases" and error.lines == [2]
+
+
+def test_whole_numbers_are_stored_lean_and_one_too_large_is_refused_not_wrapped(tmp_path, sample):
+    frame, _ = read_customers(write_variant(sample, tmp_path / "ok.csv"))
+    assert frame["ID"].dtype == np.int64
+    assert all(frame[column].dtype == WholeNumber for column in ("Year_Birth", "Kidhome", "MntWines", "Response"))
+    sample.loc[3, "MntWines"] = int(np.iinfo(WholeNumber).max) + 1
+    error = refusal(write_variant(sample, tmp_path / "v.csv"))
+    assert error.column == "MntWines" and error.lines == [5] and "2147483648" in str(error)
+    assert "from -2,147,483,648 to 2,147,483,647" in error.expected
 
 
 def test_ambiguous_day_month_order_is_refused_not_guessed(tmp_path, sample):

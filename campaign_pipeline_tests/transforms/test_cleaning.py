@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from campaign_pipeline.errors import InputDataError
-from campaign_pipeline.schemas import CleanedCustomers, identical_lines
+from campaign_pipeline.schemas import CleanedCustomers, WholeNumber, identical_lines
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers, duplicate_groups
 from campaign_pipeline.sources.reading import type_customer_table
 
@@ -55,7 +55,7 @@ def test_duplicates_that_disagree_on_response(raw, policy, rows_out, response):
 
 
 def test_impossible_birth_years_are_dropped(raw):
-    raw.loc[[0, 5], "Year_Birth"] = [1893, 1900]
+    raw.loc[[0, 5], "Year_Birth"] = np.array([1893, 1900], dtype=WholeNumber)
     cleaned, report, _ = clean_customers(raw, CleaningRules())
     assert report.impossible_birth_years_dropped == 2 and cleaned["Year_Birth"].min() >= 1901
 

@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from campaign_pipeline.errors import InputDataError
+from campaign_pipeline.schemas import WholeNumber
 from campaign_pipeline.transforms.features import engineer_features, whole_months_between
 
 REFERENCE = pd.Timestamp("2014-12-31")
@@ -40,6 +42,16 @@ def test_known_customer():
     assert out["preferred_channel"] == "store"
     assert out["loyalty_score"] == 2
     assert out["top_product_family"] == "meat"
+
+
+def test_derived_whole_numbers_are_stored_lean_and_a_total_too_large_is_refused_by_name():
+    out = engineer(customer())
+    assert all(out[column].dtype == WholeNumber for column in ("age", "tenure_months", "customer_value_index", "loyalty_score"))
+    huge = int(np.iinfo(WholeNumber).max) // 2 + 1  # each fits; their sum does not
+    with pytest.raises(InputDataError) as refused:
+        engineer(customer(), customer(ID=2, MntWines=huge, MntMeatProducts=huge))
+    assert refused.value.column == "customer_value_index" and refused.value.lines == [1]
+    assert "max_spend" in refused.value.fix
 
 
 @pytest.mark.parametrize("recency, segment", [(0, "Recent"), (30, "Recent"), (31, "Medium"), (90, "Medium"), (91, "Old")])
