@@ -18,7 +18,7 @@ from campaign_pipeline.transforms.campaign import INTERVAL_SEED, CampaignEvaluat
 from campaign_pipeline.transforms.campaign_report import Chart, Section, holdout_size, render_html, render_markdown, why_this_k
 from campaign_pipeline.transforms.impact import channel_sums, channel_summary, contact_list, recommendation_rationale
 from campaign_pipeline.transforms.lookalike import LookalikeModel
-from campaign_pipeline.transforms.recommendations import seed_recommendations
+from campaign_pipeline.transforms.recommendations import EVIDENCE_COLUMNS, seed_recommendations
 from campaign_pipeline.transforms.response import RESPONDER_SAMPLE, ResponseModel, profit_curve
 from campaign_pipeline.transforms.segmentation import SegmentationModel, scatter_points
 
@@ -89,7 +89,9 @@ def campaign_report(
 
     figures, sample = campaign_evaluation.figures, campaign_evaluation.sample
     # The recommendations' evidence: the same stable sample of customers and of their scores.
-    customers = stable_sample(clustered_customers, RESPONDER_SAMPLE, INTERVAL_SEED, stratify=RESPONSE)
+    customers = stable_sample(
+        clustered_customers, RESPONDER_SAMPLE, INTERVAL_SEED, stratify=RESPONSE, columns=list(EVIDENCE_COLUMNS)
+    )
     scores = stable_sample(scored_customers, RESPONDER_SAMPLE, INTERVAL_SEED, stratify=RESPONSE, columns=REPORTED_SCORES)
     sections = [
         _data_section(count_by(customer_dispositions, ["disposition", "reason"])),

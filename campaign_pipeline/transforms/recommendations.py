@@ -49,6 +49,10 @@ from campaign_pipeline.transforms.uncertainty import ranking_intervals
 
 RECOMMENDATIONS = ("targeted email", "look-alike targeting", "product focus: meat and sweets", "channel optimisation")
 COLUMNS = ("recommendation", "measure", "evidence", "figure", "n", "interval_low", "interval_high", "supported", "verdict")
+# What the recommendations and ``actions.action_evidence`` read of each customer, so that a
+# caller holding many customers loads these columns only.
+EVIDENCE_COLUMNS = ("ID", RESPONSE, "MntMeatProducts", "MntSweetProducts", "NumWebPurchases", "NumCatalogPurchases",
+                    "NumStorePurchases", "NumWebVisitsMonth")  # fmt: skip
 MEAT_ABOVE = 16  # MU, the seed's "meat > 16"
 SWEETS_AT_LEAST = 1  # MU, the seed's "sweets >= 1"
 MIN_CHANNEL_CUSTOMERS = 30

@@ -12,8 +12,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from campaign_pipeline.sources.reading import read_customers
 from campaign_pipeline.transforms.cleaning import CleaningRules, clean_customers
 from campaign_pipeline.transforms.features import engineer_features
+from campaign_pipeline.transforms.actions import action_evidence
 from campaign_pipeline.transforms.recommendations import (
     COLUMNS,
+    EVIDENCE_COLUMNS,
     RECOMMENDATIONS,
     newcombe_difference,
     seed_recommendations,
@@ -143,3 +145,8 @@ def test_recommendations_on_the_reference_file(real_csv):
     assert 0.55 < rows.loc["look-alike targeting", "figure"] < 0.8  # far weaker than the customer model
     assert rows.loc["channel optimisation", "evidence"].startswith("Response rate by reach channel")
     assert (table["interval_low"] <= table["figure"]).all() and (table["figure"] <= table["interval_high"]).all()
+    # EVIDENCE_COLUMNS is all they read: the campaign report loads only those.
+    evidence = customers[list(EVIDENCE_COLUMNS)]
+    auc = (look_alike_auc, look_alike_auc - 0.03, look_alike_auc + 0.03)
+    pd.testing.assert_frame_equal(seed_recommendations(evidence, scored, prospects_auc=auc), table)
+    pd.testing.assert_frame_equal(action_evidence(evidence), action_evidence(customers))
