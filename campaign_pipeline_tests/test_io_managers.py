@@ -1,7 +1,9 @@
 """The Parquet and model IO managers: round trips, atomic writes, metadata, hash checks, and
 the data directory's lock."""
 
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from dagster import build_input_context, build_output_context
 from upath import UPath
@@ -14,6 +16,7 @@ from campaign_pipeline.io_managers import (
     ParquetIOManager,
     write_parquet,
 )
+from campaign_pipeline.schemas import WholeNumber
 
 
 @pytest.fixture
@@ -52,6 +55,18 @@ def test_same_frame_gives_identical_bytes(tmp_path, frame):
     write_parquet(frame, UPath(tmp_path / "a.parquet"))
     write_parquet(frame.copy(), UPath(tmp_path / "b.parquet"))
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+
+
+def test_integers_are_delta_encoded_and_the_rest_dictionary_encoded(tmp_path, frame):
+    lean = frame.assign(count=np.array([7, 0, 2], dtype=WholeNumber)).rename_axis("line")
+    write_parquet(lean, UPath(tmp_path / "lean.parquet"))
+    columns = pq.ParquetFile(tmp_path / "lean.parquet").metadata.row_group(0)
+    encodings = {columns.column(i).path_in_schema: columns.column(i).encodings for i in range(columns.num_columns)}
+    for integer in ("ID", "count", "line"):
+        assert "DELTA_BINARY_PACKED" in encodings[integer] and "RLE_DICTIONARY" not in encodings[integer], integer
+    for other in ("name", "value", "when"):
+        assert "RLE_DICTIONARY" in encodings[other], other
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "lean.parquet"), lean)
 
 
 def test_failed_write_keeps_the_previous_file(tmp_path, frame):

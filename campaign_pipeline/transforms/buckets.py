@@ -166,7 +166,7 @@ def stable_sample(
         for label, count in keys["label"].value_counts().items():
             counts[label] = counts.get(label, 0) + int(count)
         # No bucket can contribute more than ``size`` (or ``floor``) rows of a class.
-        candidates.append(keys.sort_values("order").groupby("label", sort=False).head(max(size, floor)))
+        candidates.append(keys.iloc[_smallest_per_label(keys, max(size, floor))])
     if not candidates:
         return next(frames_of(data)).iloc[0:0] if isinstance(data, pd.DataFrame) else pd.DataFrame()
     pool = pd.concat(candidates, ignore_index=True).sort_values("order")
@@ -175,6 +175,22 @@ def stable_sample(
     wanted = np.sort(chosen["line"].to_numpy())
     picked = [frame.loc[frame.index.intersection(wanted)] for frame in frames_of(data, columns)]
     return pd.concat(picked).sort_index() if len(picked) > 1 else picked[0].sort_index()
+
+
+def _smallest_per_label(keys: pd.DataFrame, count: int) -> np.ndarray:
+    """Positions of the ``count`` rows of each label with the smallest ``order`` (all of a
+    label's rows when it has no more): a partial sort, as only those can be chosen. Line
+    hashes of distinct lines never tie (SplitMix64 is a bijection), so the rows are those a
+    full sort would put first."""
+    codes = pd.factorize(keys["label"])[0]
+    order = keys["order"].to_numpy()
+    picked = []
+    for code in range(codes.max() + 1):
+        rows = np.flatnonzero(codes == code)
+        if len(rows) > count:
+            rows = rows[np.argpartition(order[rows], count - 1)[:count]]
+        picked.append(rows)
+    return np.concatenate(picked)
 
 
 def merge_sorted(paths: list[Path], by: list[str], ascending: list[bool], rows: int = 500_000) -> Iterator[pd.DataFrame]:
