@@ -95,6 +95,11 @@ def fractional_count(frame):
     return _text(frame)
 
 
+def count_too_large(frame):
+    frame.loc[4, "MntGoldProds"] = 3_000_000_000  # more than 32 bits hold: refused, never wrapped
+    return _text(frame)
+
+
 def mixed_dates(frame):
     frame.loc[9, "Dt_Customer"] = "2013-05-20"
     return _text(frame)
@@ -123,6 +128,7 @@ REFUSED = {
     "text in a numeric column": (text_in_numeric, "MntWines"),
     "negative amount": (negative_amount, "line(s) 7"),
     "count not a whole number": (fractional_count, "NumStorePurchases"),
+    "count too large to store": (count_too_large, "MntGoldProds"),
     "mixed date formats": (mixed_dates, "line 11"),
     "day/month order not established": (ambiguous_dates, "cannot be established"),
     "duplicate ID with different data": (duplicate_ids, "ID"),

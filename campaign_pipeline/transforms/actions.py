@@ -62,7 +62,11 @@ from campaign_pipeline.schemas import (
 )
 from campaign_pipeline.transforms.statistics import wilson_interval
 
-__all__ = ["REACH_CHANNELS", "REACH_RULES", "action_evidence", "feature_product", "reach_channel"]
+__all__ = ["DETAIL_COLUMNS", "REACH_CHANNELS", "REACH_RULES", "action_evidence", "feature_product", "reach_channel"]
+
+# What ``reach_channel`` and ``feature_product`` read of each customer, so that a caller
+# holding many customers loads only these.
+DETAIL_COLUMNS = ("ID", "NumWebPurchases", "NumCatalogPurchases", "NumWebVisitsMonth", *SPEND_COLUMNS, RESPONSE)
 
 # Why each reach channel is chosen, in words, for the report (keys in REACH_CHANNELS order).
 REACH_RULES = {

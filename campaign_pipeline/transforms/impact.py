@@ -7,7 +7,7 @@ import pandas as pd
 
 from campaign_pipeline.economics import Budget, CampaignPrices, choose_contacts
 from campaign_pipeline.schemas import RESPONSE
-from campaign_pipeline.transforms.actions import feature_product, reach_channel
+from campaign_pipeline.transforms.actions import DETAIL_COLUMNS, feature_product, reach_channel
 from campaign_pipeline.transforms.buckets import FrameSource, frames_of, stable_sample
 from campaign_pipeline.transforms.profiles import MIX_COLUMNS, ClusterSums, segment_mix
 from campaign_pipeline.transforms.campaign import INTERVAL_SEED
@@ -123,13 +123,18 @@ def recommendation_rationale(table: pd.DataFrame) -> str:
 CONTACT_ORDER = {"by": ["expected_profit", "ID"], "ascending": [False, True]}
 
 
+# What a contact list reads of the scored customers: whether to contact, and what it lists.
+CONTACT_SCORES = ["contact", "ID", "cluster", "cluster_name", "response_probability", "expected_profit"]
+
+
 def contact_list(scored: "pd.DataFrame | FrameSource", clustered: "pd.DataFrame | FrameSource") -> Iterator[pd.DataFrame]:
     """The contact list, one bucket's contacts at a time, each in ``CONTACT_ORDER``: one
     row per customer to contact, how to reach them (``actions.reach_channel``, a way of
     reaching a person, never the channel they buy in) and what to feature
     (``actions.feature_product``), e.g. "email, feature meat". ``buckets.merge_sorted``
     merges the buckets' lists into one."""
-    for bucket_scored, bucket_clustered in zip(frames_of(scored), frames_of(clustered), strict=True):
+    buckets = zip(frames_of(scored, CONTACT_SCORES), frames_of(clustered, list(DETAIL_COLUMNS)), strict=True)
+    for bucket_scored, bucket_clustered in buckets:
         contacts = _bucket_contacts(bucket_scored, bucket_clustered)
         yield contacts.sort_values(**CONTACT_ORDER, kind="stable").reset_index(drop=True)
 
@@ -142,7 +147,7 @@ def _bucket_contacts(scored: pd.DataFrame, clustered: pd.DataFrame) -> pd.DataFr
             "feature_product": feature_product(clustered).astype(str).to_numpy(),
         }
     )
-    contacts = scored.loc[scored["contact"], ["ID", "cluster", "cluster_name", "response_probability", "expected_profit"]]
+    contacts = scored.loc[scored["contact"], CONTACT_SCORES[1:]]
     contacts = contacts.merge(details, on="ID", how="left")
     contacts["suggested_action"] = contacts["reach_channel"] + ", feature " + contacts["feature_product"]
     return contacts

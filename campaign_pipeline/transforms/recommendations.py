@@ -43,7 +43,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from campaign_pipeline.schemas import RESPONSE
-from campaign_pipeline.transforms.actions import REACH_CHANNELS, reach_channel
+from campaign_pipeline.transforms.actions import DETAIL_COLUMNS, REACH_CHANNELS, reach_channel
 from campaign_pipeline.transforms.statistics import wilson_interval
 from campaign_pipeline.transforms.uncertainty import ranking_intervals
 
@@ -51,8 +51,7 @@ RECOMMENDATIONS = ("targeted email", "look-alike targeting", "product focus: mea
 COLUMNS = ("recommendation", "measure", "evidence", "figure", "n", "interval_low", "interval_high", "supported", "verdict")
 # What the recommendations and ``actions.action_evidence`` read of each customer, so that a
 # caller holding many customers loads these columns only.
-EVIDENCE_COLUMNS = ("ID", RESPONSE, "MntMeatProducts", "MntSweetProducts", "NumWebPurchases", "NumCatalogPurchases",
-                    "NumStorePurchases", "NumWebVisitsMonth")  # fmt: skip
+EVIDENCE_COLUMNS = (*DETAIL_COLUMNS, "NumStorePurchases")
 MEAT_ABOVE = 16  # MU, the seed's "meat > 16"
 SWEETS_AT_LEAST = 1  # MU, the seed's "sweets >= 1"
 MIN_CHANNEL_CUSTOMERS = 30
