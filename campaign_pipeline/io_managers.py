@@ -274,6 +274,7 @@ class WrittenBuckets:
 
 LAZY_BUCKETS = "lazy_buckets"  # input metadata: give this step the buckets, not one frame
 COLUMNS = "columns"  # input metadata: read only these columns (those present)
+WHOLE_AS_BUCKET = "whole_as_bucket"  # input metadata: an unpartitioned dataset as one lazy bucket
 
 
 class ParquetIOManager(UPathIOManager):
@@ -283,12 +284,19 @@ class ParquetIOManager(UPathIOManager):
     A partitioned step receives its upstream buckets as ``Buckets``; an unpartitioned step
     downstream of a partitioned asset receives every bucket in one frame in line order, or,
     when its input's metadata sets ``lazy_buckets``, the ``Buckets`` to read one by one.
+    An input whose metadata sets ``whole_as_bucket`` receives an unpartitioned dataset as
+    ``Buckets`` of one bucket, read (and only the columns asked for) when the step reads it.
     """
 
     extension = ".parquet"
 
     def load_input(self, context: InputContext) -> Any:
         if not (context.has_asset_key and context.has_asset_partitions):
+            if (context.definition_metadata or {}).get(WHOLE_AS_BUCKET):
+                path = self._get_path(context)
+                if not path.exists():
+                    raise FileNotFoundError(f"{context.asset_key.to_user_string()} is not stored at {path}; materialize it first.")
+                return Buckets(self._base_path, {"all": path})
             return super().load_input(context)
         keys = context.asset_partition_keys
         buckets = Buckets(self._base_path, {key: bucket_path(self._base_path, context.asset_key, key) for key in keys})

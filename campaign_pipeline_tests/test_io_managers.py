@@ -10,6 +10,8 @@ from upath import UPath
 
 from campaign_pipeline.io_managers import (
     LOCK_FILE,
+    WHOLE_AS_BUCKET,
+    Buckets,
     DirectoryLock,
     ModelIntegrityError,
     ModelIOManager,
@@ -49,6 +51,20 @@ def test_parquet_round_trip_and_metadata(tmp_path, frame):
     assert [c.name for c in metadata["dagster/column_schema"].value.columns] == list(frame.columns)
     assert metadata["path"].value.endswith("some_customers.parquet")
     assert [p.name for p in tmp_path.iterdir()] == ["some_customers.parquet"]  # no temporary left
+
+
+def test_an_unpartitioned_dataset_can_arrive_as_one_bucket_read_column_by_column(tmp_path, frame):
+    manager = ParquetIOManager(base_path=UPath(tmp_path))
+    output = build_output_context(asset_key="some_customers")
+    manager.handle_output(output, frame)
+    lazy = build_input_context(asset_key="some_customers", upstream_output=output, definition_metadata={WHOLE_AS_BUCKET: True})
+    buckets = manager.load_input(lazy)
+    assert isinstance(buckets, Buckets) and buckets.keys() == ["all"]
+    pd.testing.assert_frame_equal(buckets.frame("all", ["value", "ID"]), frame[["value", "ID"]])
+    pd.testing.assert_frame_equal(buckets.concat(), frame)
+    missing = build_input_context(asset_key="not_there", definition_metadata={WHOLE_AS_BUCKET: True})
+    with pytest.raises(FileNotFoundError, match="not_there is not stored"):
+        manager.load_input(missing)
 
 
 def test_same_frame_gives_identical_bytes(tmp_path, frame):

@@ -25,7 +25,7 @@ from campaign_pipeline.contracts import ROWS_CHECKED
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.transforms.response import frame_sha256
 
-from campaign_pipeline.io_managers import COLUMNS, LAZY_BUCKETS, Buckets, KeptModel, WrittenBuckets, bucket_path, card_path
+from campaign_pipeline.io_managers import COLUMNS, LAZY_BUCKETS, WHOLE_AS_BUCKET, Buckets, KeptModel, WrittenBuckets, bucket_path, card_path
 from campaign_pipeline.io_managers import load_verified_pickle, stored_model_path
 from campaign_pipeline.io_managers import release_memory, write_parquet
 
@@ -98,6 +98,14 @@ def reduced_in(columns: list[str] | tuple[str, ...]) -> AssetIn:
     ``buckets.frames_of``): the buckets, read one bucket's ``columns`` at a time, or, in
     the unpartitioned graph, one frame of those columns."""
     return AssetIn(metadata={COLUMNS: list(columns), LAZY_BUCKETS: True})
+
+
+def reduced_ins(*names: str) -> dict[str, AssetIn]:
+    """Inputs a step reads only through the bucket-at-a-time reductions (``buckets.frames_of``,
+    ``stable_sample``, ``count_by``), which ask for the columns they use: ``Buckets`` in
+    either graph, the unpartitioned dataset being one bucket, so the step never holds every
+    column of every customer."""
+    return {name: AssetIn(metadata={LAZY_BUCKETS: True, WHOLE_AS_BUCKET: True}) for name in names}
 
 
 def bucket_ins(*names: str) -> dict[str, AssetIn]:

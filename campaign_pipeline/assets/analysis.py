@@ -4,7 +4,7 @@ and the segmentation report that ties the numbers and charts together for a mark
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, reduced_in
+from campaign_pipeline.assets import MARKETING_ANALYTICS, reduced_in, reduced_ins
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices, contact_everyone
 from campaign_pipeline.errors import require_column
@@ -69,7 +69,7 @@ def conversion_analysis(context: AssetExecutionContext, engineered_customers, ou
 @asset(
     **DOMAIN,
     kinds={"pandas", "parquet", "matplotlib"},
-    ins=bucket_ins("clustered_customers", "scaled_customers"),
+    ins=reduced_ins("clustered_customers", "scaled_customers"),
     **dataset_contract("cluster_profiles", ClusterProfiles),
 )
 def cluster_profiles(clustered_customers, scaled_customers, segmentation_model: SegmentationModel, output_files: OutputFiles):

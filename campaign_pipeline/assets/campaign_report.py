@@ -7,7 +7,7 @@ import pandas as pd
 from dagster import Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, reduced_in
+from campaign_pipeline.assets import MARKETING_ANALYTICS, reduced_in, reduced_ins
 from campaign_pipeline.economics import RunPrices
 from campaign_pipeline.resources import OutputFiles
 from campaign_pipeline.schemas import RESPONSE
@@ -43,7 +43,7 @@ REPORTED_SCORES = ["ID", "response_probability", "expected_profit", "contact", R
     kinds={"markdown", "html", "matplotlib"},
     ins={
         "customer_dispositions": reduced_in(["disposition", "reason"]),
-        **bucket_ins("scaled_customers", "clustered_customers", "scored_customers"),
+        **reduced_ins("scaled_customers", "clustered_customers", "scored_customers"),
     },
 )
 def campaign_report(

@@ -7,7 +7,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from campaign_pipeline.assets import MARKETING_ANALYTICS, bucket_ins, reduced_in
+from campaign_pipeline.assets import MARKETING_ANALYTICS, reduced_in, reduced_ins
 from campaign_pipeline.contracts import dataset_contract, require_contract, validated
 from campaign_pipeline.economics import Budget, CampaignPrices, RunPrices, ScoreSummary, budget_depth, contact_everyone
 from campaign_pipeline.economics import scenario_table
@@ -57,7 +57,7 @@ SCENARIO_SCORES = ["response_probability", RESPONSE]
 @asset(
     **DOMAIN,
     kinds={"pandas", "parquet", "matplotlib"},
-    ins=bucket_ins("scored_customers", "clustered_customers"),
+    ins=reduced_ins("scored_customers", "clustered_customers"),
     **dataset_contract("retargeting_impact", RetargetingImpact),
 )
 def retargeting_impact(
@@ -107,7 +107,7 @@ class ContactListConfig(Config):
     file_name: str = Field("contact_list.csv", description="CSV file name (an absolute path is used as given)")
 
 
-@asset(**DOMAIN, kinds={"pandas", "csv"}, ins=bucket_ins("scored_customers", "clustered_customers"))
+@asset(**DOMAIN, kinds={"pandas", "csv"}, ins=reduced_ins("scored_customers", "clustered_customers"))
 def contact_list(
     config: ContactListConfig, scored_customers, clustered_customers, output_files: OutputFiles
 ) -> MaterializeResult:

@@ -6,7 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from campaign_pipeline.assets import DATA_SCIENCE, EVALUATION_IO, MODEL_IO, bucket_ins, for_each_bucket, keep_last_good_model, reduced_in
+from campaign_pipeline.assets import DATA_SCIENCE, EVALUATION_IO, MODEL_IO, bucket_ins, for_each_bucket, keep_last_good_model, reduced_in, reduced_ins
 from campaign_pipeline.assets import fit_key, fitted_or_stored, settings_from
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.economics import RunPrices
@@ -136,7 +136,7 @@ def scored_customers(
     io_manager_key=EVALUATION_IO,
     ins={
         "scored_customers": reduced_in(EVALUATED_SCORES),
-        **bucket_ins("clustered_customers"),
+        **reduced_ins("clustered_customers"),
     },
 )
 def campaign_evaluation(
