@@ -123,8 +123,8 @@ def recommendation_rationale(table: pd.DataFrame) -> str:
 CONTACT_ORDER = {"by": ["expected_profit", "ID"], "ascending": [False, True]}
 
 
-# What a contact list reads of the scored customers: whether to contact, and what it lists.
-CONTACT_SCORES = ["contact", "ID", "cluster", "cluster_name", "response_probability", "expected_profit"]
+# What a contact list shows of each scored customer it contacts.
+LISTED_SCORES = ["ID", "cluster", "cluster_name", "response_probability", "expected_profit"]
 
 
 def contact_list(scored: "pd.DataFrame | FrameSource", clustered: "pd.DataFrame | FrameSource") -> Iterator[pd.DataFrame]:
@@ -133,7 +133,7 @@ def contact_list(scored: "pd.DataFrame | FrameSource", clustered: "pd.DataFrame 
     reaching a person, never the channel they buy in) and what to feature
     (``actions.feature_product``), e.g. "email, feature meat". ``buckets.merge_sorted``
     merges the buckets' lists into one."""
-    buckets = zip(frames_of(scored, CONTACT_SCORES), frames_of(clustered, list(DETAIL_COLUMNS)), strict=True)
+    buckets = zip(frames_of(scored, ["contact", *LISTED_SCORES]), frames_of(clustered, list(DETAIL_COLUMNS)), strict=True)
     for bucket_scored, bucket_clustered in buckets:
         contacts = _bucket_contacts(bucket_scored, bucket_clustered)
         yield contacts.sort_values(**CONTACT_ORDER, kind="stable").reset_index(drop=True)
@@ -147,7 +147,7 @@ def _bucket_contacts(scored: pd.DataFrame, clustered: pd.DataFrame) -> pd.DataFr
             "feature_product": feature_product(clustered).astype(str).to_numpy(),
         }
     )
-    contacts = scored.loc[scored["contact"], CONTACT_SCORES[1:]]
+    contacts = scored.loc[scored["contact"], LISTED_SCORES]
     contacts = contacts.merge(details, on="ID", how="left")
     contacts["suggested_action"] = contacts["reach_channel"] + ", feature " + contacts["feature_product"]
     return contacts

@@ -391,13 +391,9 @@ def ranking_intervals(
             for name, score in scores.items()
         }
     rng = np.random.default_rng(random_state)
-    n, chunk = len(y), max(1, CHUNK_CELLS // max(len(y), 1))
     auc, ap = [], []
-    for start in range(0, resamples, chunk):
-        size = min(chunk, resamples - start)
-        draws = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
-        counts = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n)
-        chunk_auc, chunk_ap = weighted_ranking_scores(y, probability, counts)
+    for size in _chunk_sizes(resamples, len(y)):
+        chunk_auc, chunk_ap = weighted_ranking_scores(y, probability, _multinomial_counts(rng, size, len(y)))
         auc.append(chunk_auc), ap.append(chunk_ap)
     quantiles = [(1 - level) / 2, (1 + level) / 2]
     return {
