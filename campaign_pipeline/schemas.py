@@ -10,6 +10,8 @@ from typing import Literal, Optional
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pandera.dtypes import immutable
+from pandera.engines import pandas_engine
 from pandera.typing import Series
 
 SPEND_COLUMNS = (
@@ -70,6 +72,22 @@ CHANNELS = ("store", "web", "catalog", "none")
 # files number customers as they like. The reader refuses a value that does not fit.
 WholeNumber = np.int32
 
+
+
+@pandas_engine.Engine.register_dtype
+@immutable
+class Text(pandas_engine.NpString):
+    """Text columns (``str``), checked a column at a time: pandera's own ``str`` check calls
+    Python once per value (0.14 s per million), ``infer_dtype`` scans the column in C
+    (0.01 s). A column that is not all text (missing values aside, which nullability
+    rules) falls back to the per-value check, so the failure cases name the rows."""
+
+    def check(self, pandera_dtype, data_container=None):
+        if data_container is not None and pd.api.types.infer_dtype(data_container, skipna=True) in ("string", "empty"):
+            return True
+        return super().check(pandera_dtype, data_container)
+
+
 _COUNT = {"ge": 0}
 _FLAG = {"isin": [0, 1]}
 
@@ -83,8 +101,8 @@ class RawCustomers(pa.DataFrameModel):
 
     ID: Series[int] = pa.Field(ge=0, description="Customer ID; lines sharing one are identical (one customer exported twice)")
     Year_Birth: Series[WholeNumber] = pa.Field(ge=1800, le=2100, description="Birth year")
-    Education: Series[str] = pa.Field(description="Education level as spelled in the file")
-    Marital_Status: Series[str] = pa.Field(description="Marital status as spelled in the file")
+    Education: Series[Text] = pa.Field(description="Education level as spelled in the file")
+    Marital_Status: Series[Text] = pa.Field(description="Marital status as spelled in the file")
     Income: Series[float] = pa.Field(nullable=True, ge=0, description="Yearly household income, MU")
     Kidhome: Series[WholeNumber] = pa.Field(**_COUNT, description="Small children in the household")
     Teenhome: Series[WholeNumber] = pa.Field(**_COUNT, description="Teenagers in the household")
@@ -192,7 +210,7 @@ class ClusteredCustomers(EngineeredCustomers):
     """Engineered customers with their segment, numbered by ascending typical spend."""
 
     cluster: Series[int] = pa.Field(ge=0, description="Segment id (0 = lowest spend)")
-    cluster_name: Series[str] = pa.Field(description="Descriptive segment name")
+    cluster_name: Series[Text] = pa.Field(description="Descriptive segment name")
 
 
 class RejectedCustomers(pa.DataFrameModel):
@@ -201,9 +219,9 @@ class RejectedCustomers(pa.DataFrameModel):
 
     line: Series[int] = pa.Field(ge=2, description="Line of the file (the header is line 1)")
     ID: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, description="Customer ID on that line, when it could be read")
-    column: Series[str] = pa.Field(description="The column of the broken value; empty for a rule about the whole line")
-    value: Series[str] = pa.Field(description="The value as written in the file (as typed, for a contract rule)")
-    reason: Series[str] = pa.Field(str_length={"min_value": 1}, description="The rule the value breaks, and what was expected")
+    column: Series[Text] = pa.Field(description="The column of the broken value; empty for a rule about the whole line")
+    value: Series[Text] = pa.Field(description="The value as written in the file (as typed, for a contract rule)")
+    reason: Series[Text] = pa.Field(str_length={"min_value": 1}, description="The rule the value breaks, and what was expected")
 
     class Config:
         strict = True
@@ -217,13 +235,13 @@ class CustomerDispositions(pa.DataFrameModel):
         nullable=True, ge=0, description="Customer ID on that line (empty on a rejected line whose ID cannot be read)"
     )
     line: Series[int] = pa.Field(unique=True, ge=2, description="Line of the file (the header is line 1)")
-    disposition: Series[str] = pa.Field(
+    disposition: Series[Text] = pa.Field(
         isin=list(DISPOSITIONS),
         description="scored; duplicate (another line stands for this customer); dropped (by a cleaning rule); "
         "rejected (set aside under bad_rows: quarantine, see rejected_customers)",
     )
     duplicate_of: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="For a duplicate: the ID that was kept")
-    reason: Series[str] = pa.Field(description="The rule that removed the line, empty when scored")
+    reason: Series[Text] = pa.Field(description="The rule that removed the line, empty when scored")
 
     class Config:
         strict = True
@@ -267,13 +285,13 @@ class ScoredCustomers(pa.DataFrameModel):
 
     ID: Series[int] = pa.Field(unique=True, ge=0)
     cluster: Series[int] = pa.Field(ge=0)
-    cluster_name: Series[str]
+    cluster_name: Series[Text]
     response_probability: Series[float] = pa.Field(ge=0, le=1, description="Calibrated P(accepts next campaign)")
     decile: Series[int] = pa.Field(ge=1, le=10, description="1 = top 10% of scores")
     expected_profit: Series[float] = pa.Field(description="p x revenue - cost, MU")
     contact: Series[bool] = pa.Field(description="Contact rule says yes")
     Response: Series[float] = pa.Field(nullable=True, description="Observed response when the file has it")
-    score_source: Series[str] = pa.Field(
+    score_source: Series[Text] = pa.Field(
         isin=list(SCORE_SOURCES),
         description="out_of_fold: a labelled customer the model was trained on, scored by a fit that never saw it; "
         "model: the stored model's score of a customer it never saw",
@@ -287,8 +305,8 @@ class ConversionAnalysis(pa.DataFrameModel):
     """Response and conversion by segment, with 95% Wilson intervals and each
     dimension's test."""
 
-    dimension: Series[str]
-    segment: Series[str]
+    dimension: Series[Text]
+    segment: Series[Text]
     customers: Series[int] = pa.Field(ge=1)
     responders: Series[int] = pa.Field(ge=0)
     interactions: Series[int] = pa.Field(ge=0)
@@ -303,8 +321,8 @@ class ConversionAnalysis(pa.DataFrameModel):
     cramers_v: Series[float] = pa.Field(nullable=True, ge=0, le=1)
     kruskal_p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
     significant: Series[bool]
-    test_merges: Series[str]
-    conclusion: Series[str]
+    test_merges: Series[Text]
+    conclusion: Series[Text]
 
     @pa.dataframe_check(description="Wilson intervals contain the rate")
     def intervals_contain_rates(cls, frame: pd.DataFrame) -> pd.Series:
@@ -315,7 +333,7 @@ class ClusterProfiles(pa.DataFrameModel):
     """One row per cluster in real units, each figure beside its overall value."""
 
     cluster: Series[int] = pa.Field(unique=True, ge=0)
-    name: Series[str] = pa.Field(unique=True)
+    name: Series[Text] = pa.Field(unique=True)
     customers: Series[int] = pa.Field(ge=1)
     share: Series[float] = pa.Field(ge=0, le=1)
     income_MU: Series[float] = pa.Field(ge=0, description="Mean yearly income, MU")
@@ -324,7 +342,7 @@ class ClusterProfiles(pa.DataFrameModel):
     spend_MU_overall: Series[float] = pa.Field(ge=0)
     recency_days: Series[float] = pa.Field(ge=0, description="Mean days since last purchase")
     recency_days_overall: Series[float] = pa.Field(ge=0)
-    top_product_family: Series[str]
+    top_product_family: Series[Text]
 
     class Config:
         strict = False
@@ -334,7 +352,7 @@ class RetargetingImpact(pa.DataFrameModel):
     """One row per cluster: size, observed and predicted response, and money impact."""
 
     cluster: Series[int] = pa.Field(unique=True, ge=0)
-    name: Series[str]
+    name: Series[Text]
     customers: Series[int] = pa.Field(ge=1)
     share: Series[float] = pa.Field(ge=0, le=1)
     response_rate: Series[float] = pa.Field(nullable=True, ge=0, le=1)
@@ -371,12 +389,12 @@ class ContactList(pa.DataFrameModel):
 
     ID: Series[int] = pa.Field(unique=True, ge=0)
     cluster: Series[int] = pa.Field(ge=0)
-    cluster_name: Series[str]
+    cluster_name: Series[Text]
     response_probability: Series[float] = pa.Field(ge=0, le=1)
     expected_profit: Series[float] = pa.Field(gt=0, description="MU")
-    reach_channel: Series[str] = pa.Field(isin=list(REACH_CHANNELS), description="Way to reach them")
-    feature_product: Series[str] = pa.Field(description="Product family to feature")
-    suggested_action: Series[str]
+    reach_channel: Series[Text] = pa.Field(isin=list(REACH_CHANNELS), description="Way to reach them")
+    feature_product: Series[Text] = pa.Field(description="Product family to feature")
+    suggested_action: Series[Text]
 
     class Config:
         strict = True
@@ -394,7 +412,7 @@ class ProspectScores(pa.DataFrameModel):
     expected_profit: Series[float] = pa.Field(description="p x revenue - cost, MU")
     contact: Series[bool] = pa.Field(description="Break-even rule within the budget says yes")
     nearest_segment: Series[int] = pa.Field(ge=0, description="Customer segment (cluster id) the demographics point to")
-    segment_name: Series[str] = pa.Field(description="Name of that segment")
+    segment_name: Series[Text] = pa.Field(description="Name of that segment")
 
     class Config:
         strict = True

@@ -83,6 +83,21 @@ def test_missing_column_and_wrong_type_fail(raw):
         RawCustomers.validate(raw.assign(Recency=raw["Recency"].astype(float)), lazy=True)
 
 
+@pytest.mark.parametrize(
+    "education", [[7], [b"PhD"], [None], [float("nan")], [7, None]], ids=["number", "bytes", "None", "nan", "number and None"]
+)
+def test_a_text_column_names_each_value_that_is_not_text(raw, education):
+    # Text checks a column in one pass and falls back to pandera's per-value check to name the rows.
+    rows = raw.index[3 : 3 + len(education)]
+    raw["Education"] = raw["Education"].astype(object)
+    raw.loc[rows, "Education"] = pd.Series(education, index=rows, dtype=object)
+    failures = contract_failures(RawCustomers, raw)
+    assert sorted(failures["index"]) == list(rows)
+    assert set(failures["column"]) == {"Education"}
+    missing = [value is None or value != value for value in education]
+    assert list(failures.sort_values("index")["check"]) == ["not_nullable" if gap else "dtype('str')" for gap in missing]
+
+
 def test_scoring_file_without_response_is_valid(raw):
     RawCustomers.validate(raw.drop(columns=["Response"]))
 
