@@ -88,6 +88,11 @@ class Text(pandas_engine.NpString):
         return super().check(pandera_dtype, data_container)
 
 
+# A rule judged row by row. pandera would otherwise pass every row whose cells are all
+# missing, finding them with isna over the whole frame (0.4 s per million lines of 29
+# columns); every table of ours has a column that is never missing.
+ROW_RULE = {"ignore_na": False}
+
 _COUNT = {"ge": 0}
 _FLAG = {"isin": [0, 1]}
 
@@ -138,7 +143,7 @@ class RawCustomers(pa.DataFrameModel):
     def some_income_known(cls, frame: pd.DataFrame) -> bool:
         return bool(frame["Income"].notna().any())
 
-    @pa.dataframe_check(description="Lines that share an ID are identical")
+    @pa.dataframe_check(**ROW_RULE, description="Lines that share an ID are identical")
     def one_customer_per_id(cls, frame: pd.DataFrame) -> pd.Series:
         return ~frame["ID"].duplicated(keep=False) | identical_lines(frame, keep=False)
 
@@ -247,12 +252,12 @@ class CustomerDispositions(pa.DataFrameModel):
         strict = True
         ordered = True
 
-    @pa.dataframe_check(description="Duplicates name the kept ID; only removed lines have a reason")
+    @pa.dataframe_check(**ROW_RULE, description="Duplicates name the kept ID; only removed lines have a reason")
     def reasons_match_dispositions(cls, frame: pd.DataFrame) -> pd.Series:
         duplicate = frame["disposition"].eq("duplicate")
         return frame["duplicate_of"].notna().eq(duplicate) & frame["reason"].ne("").eq(frame["disposition"].ne("scored"))
 
-    @pa.dataframe_check(description="Only a rejected line may lack its ID")
+    @pa.dataframe_check(**ROW_RULE, description="Only a rejected line may lack its ID")
     def ids_known_unless_rejected(cls, frame: pd.DataFrame) -> pd.Series:
         return frame["ID"].notna() | frame["disposition"].eq("rejected")
 
@@ -275,7 +280,7 @@ class CampaignScenarios(pa.DataFrameModel):
         strict = True
         ordered = True
 
-    @pa.dataframe_check(description="A max_contacts budget is never exceeded")
+    @pa.dataframe_check(**ROW_RULE, description="A max_contacts budget is never exceeded")
     def within_max_contacts(cls, frame: pd.DataFrame) -> pd.Series:
         return frame["max_contacts"].isna() | (frame["contacted"] <= frame["max_contacts"].fillna(0))
 
@@ -324,7 +329,7 @@ class ConversionAnalysis(pa.DataFrameModel):
     test_merges: Series[Text]
     conclusion: Series[Text]
 
-    @pa.dataframe_check(description="Wilson intervals contain the rate")
+    @pa.dataframe_check(**ROW_RULE, description="Wilson intervals contain the rate")
     def intervals_contain_rates(cls, frame: pd.DataFrame) -> pd.Series:
         return frame["response_rate"].between(frame["response_rate_low"], frame["response_rate_high"])
 
