@@ -39,6 +39,7 @@ from pydantic import Field, PrivateAttr
 from upath import UPath
 
 PARQUET_COMPRESSION = "zstd"
+PARQUET_ROW_GROUP = 250_000  # rows per row group, converted to Arrow one at a time
 LOCK_FILE = ".campaign.lock"
 TEMPORARY_SUFFIX = ".tmp"
 # A full disk or a dropped network mount may recover; a missing or forbidden path will not.
@@ -191,11 +192,29 @@ def release_memory() -> None:
 
 def write_parquet(frame: pd.DataFrame, path: UPath) -> None:
     """Deterministic Parquet: a named index (the file's ``line``) kept, an unnamed one not,
-    no ``attrs``, zstd; same frame, same bytes."""
+    no ``attrs``, zstd; same frame, same bytes. Written ``PARQUET_ROW_GROUP`` rows at a
+    time, each slice converted to Arrow only when its turn comes: a whole frame converted
+    at once is a second copy of it, held while the file is written (at a million scored
+    customers, a spike of 150 MB at the step's peak)."""
     bare = frame.copy(deep=False)
     bare.attrs = {}
-    table = pa.Table.from_pandas(bare, preserve_index=frame.index.name is not None)
-    write_atomically(path, lambda handle: pq.write_table(table, handle, **parquet_encodings(table.schema)))
+    keep_index = frame.index.name is not None
+    first = pa.Table.from_pandas(bare.iloc[:PARQUET_ROW_GROUP], preserve_index=keep_index)
+    schema = first.schema
+    if any(pa.types.is_null(field.type) for field in schema):
+        # A text column with nothing but gaps in the first slice: its type is in the rest.
+        # Only then is the whole frame inferred, as that reads every text cell (0.2 s a million).
+        schema = pa.Schema.from_pandas(bare, preserve_index=keep_index)
+        first = first.cast(schema)
+
+    def write(handle) -> None:
+        with pq.ParquetWriter(handle, schema, **parquet_encodings(schema)) as writer:
+            writer.write_table(first)
+            for start in range(PARQUET_ROW_GROUP, len(bare), PARQUET_ROW_GROUP):
+                rows = bare.iloc[start : start + PARQUET_ROW_GROUP]
+                writer.write_table(pa.Table.from_pandas(rows, schema=schema, preserve_index=keep_index))
+
+    write_atomically(path, write)
 
 
 def parquet_encodings(schema: pa.Schema) -> dict:

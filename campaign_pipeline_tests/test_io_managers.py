@@ -8,6 +8,7 @@ import pytest
 from dagster import build_input_context, build_output_context
 from upath import UPath
 
+from campaign_pipeline import io_managers
 from campaign_pipeline.io_managers import (
     LOCK_FILE,
     WHOLE_AS_BUCKET,
@@ -83,6 +84,17 @@ def test_integers_are_delta_encoded_and_the_rest_dictionary_encoded(tmp_path, fr
     for other in ("name", "value", "when"):
         assert "RLE_DICTIONARY" in encodings[other], other
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "lean.parquet"), lean)
+
+
+def test_a_frame_is_written_a_row_group_at_a_time(tmp_path, frame, monkeypatch):
+    monkeypatch.setattr(io_managers, "PARQUET_ROW_GROUP", 2)
+    # "later" has nothing but gaps in the first row group: its type comes from the rest.
+    tall = pd.concat([frame] * 3, ignore_index=True).assign(later=[None, None, "x", None, "y", "z", None, None, "w"])
+    for stored in (tall, tall.rename_axis("line")):
+        write_parquet(stored, UPath(tmp_path / "tall.parquet"))
+        assert pq.ParquetFile(tmp_path / "tall.parquet").metadata.num_row_groups == 5
+        assert pq.read_schema(tmp_path / "tall.parquet").field("later").type == "string"
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "tall.parquet"), stored)
 
 
 def test_failed_write_keeps_the_previous_file(tmp_path, frame):
