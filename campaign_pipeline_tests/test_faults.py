@@ -65,16 +65,16 @@ def test_transient_io_errors_are_retried_but_data_errors_are_not(tmp_path, monke
     import campaign_pipeline.io_managers as io_managers
 
     monkeypatch.setattr(io_managers, "TRANSIENT_FIRST_DELAY_SECONDS", 0.01)
-    write_table = io_managers.pq.write_table
     failures_left = [1]
 
-    def full_disk_once(*args, **kwargs):  # as a full disk or a dropped network mount might
-        if failures_left[0]:
-            failures_left[0] -= 1
-            raise OSError(28, "No space left on device")
-        return write_table(*args, **kwargs)
+    class FullDiskOnce(io_managers.pq.ParquetWriter):  # as a full disk or a dropped network mount might
+        def write_table(self, *args, **kwargs):
+            if failures_left[0]:
+                failures_left[0] -= 1
+                raise OSError(28, "No space left on device")
+            return super().write_table(*args, **kwargs)
 
-    monkeypatch.setattr(io_managers.pq, "write_table", full_disk_once)
+    monkeypatch.setattr(io_managers.pq, "ParquetWriter", FullDiskOnce)
     attempts = {"good": 0, "bad": 0}
 
     @asset
