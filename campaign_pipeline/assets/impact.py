@@ -1,5 +1,6 @@
 """Impact: what retargeting each cluster would bring, in money."""
 
+import io
 import tempfile
 from pathlib import Path, PurePath
 
@@ -131,16 +132,15 @@ def contact_list(
         def write_csv(handle) -> None:
             for number, chunk in enumerate(merge_sorted(spills, **CONTACT_ORDER)):
                 top[:] = top or [chunk.head(10)]
-                # pyarrow writes CSV about 8x faster than pandas (150,000 contacts: 0.1 s
-                # against 0.8 s), quoting every text value, with floats written to round-trip.
-                table = pa.Table.from_pandas(chunk, preserve_index=False)
-                pa_csv.write_csv(table, handle, pa_csv.WriteOptions(include_header=number == 0))
+                _write_csv(chunk, handle, header=number == 0)
 
         write_atomically(target, write_csv)
     by_channel = channel_summary(by_bucket)
     name = PurePath(config.file_name)
     summary_name = str(name.with_name(f"{name.stem}_by_channel.csv"))
-    output_files.write_bytes("exports", summary_name, by_channel.to_csv(index=False).encode())
+    summary = io.BytesIO()
+    _write_csv(by_channel, summary)
+    output_files.write_bytes("exports", summary_name, summary.getvalue())
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(str(target)),
@@ -150,6 +150,13 @@ def contact_list(
             "top_contacts": table(top[0]),
         }
     )
+
+
+def _write_csv(frame: pd.DataFrame, handle, header: bool = True) -> None:
+    """The exports' CSV: every text value quoted, floats written to round-trip. pyarrow
+    writes it about 8x faster than pandas (150,000 contacts: 0.1 s against 0.8 s)."""
+    rows = pa.Table.from_pandas(frame, preserve_index=False)
+    pa_csv.write_csv(rows, handle, pa_csv.WriteOptions(include_header=header))
 
 
 class ScenarioConfig(Config):
