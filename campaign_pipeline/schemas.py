@@ -73,14 +73,13 @@ CHANNELS = ("store", "web", "catalog", "none")
 WholeNumber = np.int32
 
 
-
 @pandas_engine.Engine.register_dtype
 @immutable
 class Text(pandas_engine.NpString):
     """Text columns (``str``), checked a column at a time: pandera's own ``str`` check calls
     Python once per value (0.14 s per million), ``infer_dtype`` scans the column in C
-    (0.01 s). A column that is not all text (missing values aside, which nullability
-    rules) falls back to the per-value check, so the failure cases name the rows."""
+    (0.01 s). Gaps are left to the field's ``nullable``. A column with anything else in it
+    gets pandera's per-value check, so the failure cases still name the rows."""
 
     def check(self, pandera_dtype, data_container=None):
         if data_container is not None and pd.api.types.infer_dtype(data_container, skipna=True) in ("string", "empty"):
