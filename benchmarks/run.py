@@ -11,6 +11,9 @@ then, each in a fresh process so that its peak RSS is its own, ``--repeat`` time
    time also ``retrain``) on the same instance and data directory;
 2. the reference: ``benchmarks.reference`` on the same CSV.
 
+After the first materialization, ``benchmarks.storage`` times storing its per-customer
+datasets alone (read, contract, write; ``storage_seconds``).
+
 Results go to ``benchmarks/results/<N>.json`` and a table is printed. With ``--partitions P``
 the partitioned graph is measured instead (``benchmarks.partitioned``).
 
@@ -38,6 +41,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
+
+from benchmarks.storage import measure_storage
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -166,6 +171,8 @@ def benchmark(customers: int, real_csv: Path, seed: int, repeat: int) -> dict:
             dagster_runs.append(
                 in_fresh_process(measure_dagster, str(csv_path), str(work_dir / f"dagster-{attempt}"), attempt == 0)
             )
+            if attempt == 0:
+                storage = in_fresh_process(measure_storage, str(csv_path), str(work_dir / "dagster-0"))
             reference_runs.append(in_fresh_process(measure_reference, str(csv_path), str(work_dir / f"reference-{attempt}")))
     totals = [run["total_seconds"] for run in dagster_runs]
     rescores = [run["rescore_seconds"] for run in dagster_runs]
@@ -182,6 +189,7 @@ def benchmark(customers: int, real_csv: Path, seed: int, repeat: int) -> dict:
         "asset_seconds": first["asset_seconds"],
         "materialize_peak_rss_mb": max(run["materialize_peak_rss_mb"] for run in dagster_runs),
         "peak_rss_mb": max(run["peak_rss_mb"] for run in dagster_runs),
+        "storage_seconds": storage,
         "reference_seconds": statistics.median(references),
         "reference_peak_rss_mb": max(run["reference_peak_rss_mb"] for run in reference_runs),
         "overhead_ratio": statistics.median(ratios),
@@ -282,6 +290,11 @@ def print_table(results: list[dict]) -> None:
     print(" | ".join(columns))
     for result in results:
         print(" | ".join(str(result[column]) for column in columns))
+    print()
+    print("storing the per-customer datasets alone (seconds): customers | csv_parse | read | contract | write | total")
+    for result in results:
+        storage = result["storage_seconds"]
+        print(" | ".join(str(value) for value in (result["customers"], *(storage[key] for key in ("csv_parse", "read", "contract", "write", "total")))))
     print()
     print(f"{'asset':<24}" + "".join(f"{result['customers']:>12}" for result in results))
     for asset in results[0]["asset_seconds"]:
