@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import sklearn
+from pandas.core.util.hashing import combine_hash_arrays  # pandas < 3 is pinned; tested against hash_pandas_object
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -227,8 +228,12 @@ OUT_OF_FOLD_SCORE, MODEL_SCORE = SCORE_SOURCES
 
 def training_keys(customers: pd.DataFrame, features: list[str]) -> np.ndarray:
     """One hash per labelled row of its ID, the model's features and its Response: equal
-    only for the very rows a model was trained on."""
-    return pd.util.hash_pandas_object(customers[["ID", *features, RESPONSE]], index=False).to_numpy()
+    only for the very rows a model was trained on. The same hashes as
+    ``hash_pandas_object(customers[columns], index=False)``, combined column by column
+    rather than from a copy of those columns (100 MB at a million customers)."""
+    columns = ["ID", *features, RESPONSE]
+    hashes = (pd.util.hash_pandas_object(customers[column], index=False).to_numpy() for column in columns)
+    return combine_hash_arrays(hashes, len(columns))
 
 
 SCORING_CHUNK = 100_000
@@ -252,10 +257,12 @@ class ResponseModel:
 
     def predict_proba(self, customers: pd.DataFrame) -> np.ndarray:
         """P(accepts) per customer, a chunk of ``SCORING_CHUNK`` rows at a time: the
-        pipeline's matrices then take tens of megabytes, however many customers there are."""
-        features = customers[self.features]
-        chunks = range(0, len(features), SCORING_CHUNK)
-        return np.concatenate([self.estimator.predict_proba(features.iloc[start : start + SCORING_CHUNK])[:, 1] for start in chunks])
+        pipeline's matrices then take tens of megabytes, however many customers there are.
+        Each chunk's rows are taken before its feature columns, which copies those rows alone."""
+        chunks = range(0, len(customers), SCORING_CHUNK)
+        return np.concatenate(
+            [self.estimator.predict_proba(customers.iloc[start : start + SCORING_CHUNK][self.features])[:, 1] for start in chunks]
+        )
 
     def honest_scores(self, customers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(probability, score source) per customer. A labelled customer the model was

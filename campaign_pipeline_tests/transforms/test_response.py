@@ -75,6 +75,18 @@ def test_scoring_without_response_gives_the_same_probabilities(synthetic_custome
     assert "prices" not in model.card()  # prices never enter the fit
 
 
+def test_training_keys_are_pandas_hashes_of_those_columns(synthetic_customers):
+    # Stored models carry keys made by hashing a frame of these columns: the column-by-column
+    # hashes must be the same numbers, or a kept model would no longer find its customers.
+    features = list(FEATURES)
+    keys = response.training_keys(synthetic_customers, features)
+    whole = pd.util.hash_pandas_object(synthetic_customers[["ID", *features, "Response"]], index=False).to_numpy()
+    np.testing.assert_array_equal(keys, whole)
+    assert synthetic_customers[list(response.CATEGORICAL_FEATURES)].dtypes.eq("category").all()
+    changed = synthetic_customers.assign(Income=synthetic_customers["Income"] + 1)
+    assert not np.any(response.training_keys(changed, features) == keys)
+
+
 def test_one_pipeline_scores_every_customer_through_one_calibration(synthetic_customers):
     model = fit_response_model(synthetic_customers, FAST)
     scores = model.estimator.pipeline.decision_function(synthetic_customers[model.features])
