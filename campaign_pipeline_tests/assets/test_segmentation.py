@@ -91,6 +91,9 @@ def test_clustered_customers_labels_every_row(chain):
     assert clustered["cluster"].notna().all()
     assert set(clustered["cluster"]) == set(range(model.k))
     assert (clustered["cluster_name"] == clustered["cluster"].map(model.names)).all()
+    # The engineered columns are shared with the input, which is left as it was.
+    assert "cluster" not in engineered.columns and "cluster_name" not in engineered.columns
+    pd.testing.assert_frame_equal(clustered[list(engineered.columns)], engineered)
     sizes = clustered["cluster"].value_counts()
     assert result.metadata["cluster_sizes"] == {str(k): int(v) for k, v in sizes.sort_index().items()}
     assert sum(result.metadata["cluster_sizes"].values()) == len(engineered)
