@@ -5,7 +5,8 @@ import importlib.util
 import pytest
 from dagster import AssetKey
 
-from campaign_pipeline.definitions import DEFAULT_CELERY_BROKER, _executor_from_env, defs
+from campaign_pipeline.definitions import DEFAULT_CELERY_BROKER, PER_CUSTOMER_ASSETS, _executor_from_env, defs
+from campaign_pipeline.io_managers import COLUMNS, WHOLE_AS_BUCKET
 from campaign_pipeline_tests.harness import CONTRACT_CHECKED, EXPECTED_DEPENDENCIES, unavailable
 
 def asset_graph():
@@ -78,3 +79,19 @@ def test_prices_and_budgets_never_reach_a_fit():
 def test_nightly_rescoring_refits_nothing():
     selected = {key.to_user_string() for key in defs.resolve_job_def("nightly_rescore").asset_layer.executable_asset_keys}
     assert selected.isdisjoint(FITTED) and {"scored_customers", "prospect_scores"} <= selected
+
+
+def test_only_per_customer_steps_hold_a_whole_per_customer_table():
+    # A fit or a reduction reads the customers as lazy buckets (assets.reduced_ins, the
+    # unpartitioned dataset being one) or only the columns it names (assets.reduced_in), so
+    # it never holds every column of every customer while it works; only the steps that
+    # compute a row per customer take whole frames.
+    whole = set()
+    for assets_def in set(defs.get_repository_def().assets_defs_by_key.values()):
+        if any(key.to_user_string() in PER_CUSTOMER_ASSETS for key in assets_def.keys):
+            continue
+        for name, key in assets_def.keys_by_input_name.items():
+            metadata = assets_def.node_def.input_def_named(name).metadata or {}
+            if key.to_user_string() in PER_CUSTOMER_ASSETS and not (metadata.get(WHOLE_AS_BUCKET) or metadata.get(COLUMNS)):
+                whole.add((assets_def.key.to_user_string(), key.to_user_string()))
+    assert whole == set()

@@ -104,7 +104,8 @@ def reduced_ins(*names: str) -> dict[str, AssetIn]:
     """Inputs a step reads only through the bucket-at-a-time reductions (``buckets.frames_of``,
     ``stable_sample``, ``count_by``), which ask for the columns they use: ``Buckets`` in
     either graph, the unpartitioned dataset being one bucket, so the step never holds every
-    column of every customer."""
+    column of every customer (a fit's ``stable_sample`` of every column holds the table only
+    while it draws the sample)."""
     return {name: AssetIn(metadata={LAZY_BUCKETS: True, WHOLE_AS_BUCKET: True}) for name in names}
 
 

@@ -10,7 +10,7 @@ from pydantic import Field
 from upath import UPath
 
 from campaign_pipeline.assets import DATA_ENGINEERING, bucket_ins, bucketed_results, for_each_bucket
-from campaign_pipeline.assets import settings_from
+from campaign_pipeline.assets import reduced_ins, settings_from
 from campaign_pipeline.contracts import dataset_outs, split_by_contract, validated
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.io_managers import release_memory
@@ -147,7 +147,7 @@ def _rules_from(config: CleaningConfig) -> CleaningRules:
     return settings_from(config, CleaningRules)
 
 
-@asset(**DOMAIN, kinds={"pandas", "parquet"}, ins=bucket_ins("raw_customers"))
+@asset(**DOMAIN, kinds={"pandas", "parquet"}, ins=reduced_ins("raw_customers"))
 def income_medians(config: CleaningConfig, raw_customers) -> MaterializeResult:
     """The median known income per education level (and overall, ``*``) that cleaning fills
     missing incomes with: fitted on a stable sample of every customer

@@ -5,7 +5,7 @@ file it scores, ranked by expected profit under the run's prices and budget."""
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, fit_key, fitted_or_stored, keep_last_good_model
+from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, fit_key, fitted_or_stored, keep_last_good_model, reduced_ins
 from campaign_pipeline.assets import settings_from
 from campaign_pipeline.errors import InputDataError
 from campaign_pipeline.assets.response import ResponseModelConfig
@@ -31,7 +31,7 @@ class LookalikeConfig(ResponseModelConfig):
     """Cross-validation settings of the look-alike model: the response model's."""
 
 
-@asset(**DOMAIN, kinds={"scikitlearn"}, io_manager_key=MODEL_IO, ins=bucket_ins("clustered_customers"))
+@asset(**DOMAIN, kinds={"scikitlearn"}, io_manager_key=MODEL_IO, ins=reduced_ins("clustered_customers"))
 def lookalike_model(
     context: AssetExecutionContext,
     config: LookalikeConfig,

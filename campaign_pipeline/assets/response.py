@@ -44,7 +44,7 @@ class ResponseModelConfig(Config):
     )
 
 
-@asset(**DOMAIN, kinds={"scikitlearn", "pandas"}, io_manager_key=MODEL_IO, ins=bucket_ins("engineered_customers"))
+@asset(**DOMAIN, kinds={"scikitlearn", "pandas"}, io_manager_key=MODEL_IO, ins=reduced_ins("engineered_customers"))
 def response_model(
     context: AssetExecutionContext,
     config: ResponseModelConfig,

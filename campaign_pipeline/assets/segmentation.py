@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 from sklearn.compose import ColumnTransformer
 
-from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, fit_key, fitted_or_stored, for_each_bucket
+from campaign_pipeline.assets import DATA_SCIENCE, MODEL_IO, bucket_ins, fit_key, fitted_or_stored, for_each_bucket, reduced_ins
 from campaign_pipeline.assets import settings_from
 from campaign_pipeline.contracts import dataset_contract, validated
 from campaign_pipeline.metadata import chart, rounded, table
@@ -23,7 +23,7 @@ RULE = SelectionRule()
 SWEEP = SweepSettings()
 
 
-@asset(**DOMAIN, kinds={"scikitlearn"}, io_manager_key=MODEL_IO, ins=bucket_ins("engineered_customers"))
+@asset(**DOMAIN, kinds={"scikitlearn"}, io_manager_key=MODEL_IO, ins=reduced_ins("engineered_customers"))
 def segment_preprocessor(engineered_customers) -> MaterializeResult[ColumnTransformer]:
     """Fitted scikit-learn ``ColumnTransformer`` for segmentation: log1p then standardise
     spend, purchases and income; standardise children. Fitted once on a stable sample of
@@ -83,7 +83,7 @@ class SegmentationConfig(Config):
     **DOMAIN,
     kinds={"scikitlearn", "matplotlib"},
     io_manager_key=MODEL_IO,
-    ins=bucket_ins("scaled_customers", "engineered_customers"),
+    ins=reduced_ins("scaled_customers", "engineered_customers"),
 )
 def segmentation_model(
     context: AssetExecutionContext,
