@@ -59,9 +59,10 @@ def measure_storage(csv_path: str, data_dir: str, repeat: int = 3) -> dict:
     from upath import UPath
 
     from campaign_pipeline.definitions import PER_CUSTOMER_ASSETS
+    from campaign_pipeline.sources.reading import _detect_separator
 
     with open(csv_path, encoding="utf-8-sig") as file:
-        delimiter = "\t" if "\t" in file.readline() else ","
+        delimiter = _detect_separator(file.readline().rstrip("\r\n"), csv_path)  # as the reader finds it
     parse = pa_csv.ParseOptions(delimiter=delimiter)
     result = {"csv_parse": _median_seconds(lambda: pa_csv.read_csv(csv_path, parse_options=parse).to_pandas(), repeat)}
     with tempfile.TemporaryDirectory(prefix="campaign-storage-") as scratch:
