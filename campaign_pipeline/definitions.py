@@ -22,6 +22,7 @@ Environment variables choose where things are, never what the code does:
   ``redis://127.0.0.1:6379/0``); the workers must be started against the same one.
 """
 
+import gc
 import os
 from datetime import date
 
@@ -182,3 +183,6 @@ defs = build_definitions(
     reference_date=_reference_date_from_env(),
     partitions=_partitions_from_env(),
 )
+# Everything loaded to build the definitions lives as long as the process: frozen, out of
+# the collector's way (see the package's docstring).
+gc.freeze()
